@@ -1,0 +1,214 @@
+"""In-memory adapters of every port: complete enough for the unit tests and the demo to run on them.
+
+They record what happened (`published`, `sent`, `counts`) so tests assert outcomes, and they can
+be broken on purpose (`fail()` / `recover()`) to show how the services cope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
+from uuid import UUID
+
+from adapters.json_codec import JsonCodec
+from domain.errors import AccessDenied, ClientGone, Closure, DirectoryUnavailable, FeedUnavailable
+from domain.ports import FeedEvent, Principal, Rejected, Subscribed
+from domain.progress import InvalidUpdate, ProgressUpdate
+
+
+class MemoryBroker:
+    """Feed and publisher over one in-process broker, with Redis's semantics: seq, snapshot, channel."""
+
+    def __init__(self, codec: JsonCodec | None = None) -> None:
+        self._codec = codec or JsonCodec()
+        self._snapshots: dict[UUID, ProgressUpdate] = {}
+        self._listeners: set[asyncio.Queue[tuple[str, bytes] | None]] = set()
+        self._down = False
+        self.published: list[ProgressUpdate] = []
+
+    async def publish(self, update: ProgressUpdate) -> ProgressUpdate:
+        self._check()
+        held = self._snapshots.get(update.story_id)
+        sequenced = replace(update, seq=(held.seq or 0) + 1 if held else 1)
+        self._snapshots[update.story_id] = sequenced
+        self.published.append(sequenced)
+        self.publish_raw(f"story:{update.story_id}", self._codec.encode_bytes(sequenced))
+        return sequenced
+
+    def publish_raw(self, channel: str, data: bytes) -> None:
+        """What a foreign or legacy publisher would put on a channel, valid or not."""
+        for queue in self._listeners:
+            queue.put_nowait((channel, data))
+
+    async def events(self) -> AsyncIterator[FeedEvent]:
+        self._check()
+        queue: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue()
+        self._listeners.add(queue)
+        try:
+            yield Subscribed()
+            while (message := await queue.get()) is not None:
+                yield self._parse(*message)
+            raise FeedUnavailable("memory broker failed")
+        finally:
+            self._listeners.discard(queue)
+
+    async def snapshot(self, story_id: UUID) -> ProgressUpdate | None:
+        self._check()
+        return self._snapshots.get(story_id)
+
+    async def snapshots(self, story_ids: Sequence[UUID]) -> list[ProgressUpdate]:
+        self._check()
+        return [self._snapshots[s] for s in story_ids if s in self._snapshots]
+
+    async def ping(self) -> None:
+        self._check()
+
+    def fail(self) -> None:
+        """Drop every subscription and refuse calls, as a Redis restart would."""
+        self._down = True
+        for queue in self._listeners:
+            queue.put_nowait(None)
+
+    def recover(self) -> None:
+        self._down = False
+
+    def _check(self) -> None:
+        if self._down:
+            raise FeedUnavailable("memory broker is down")
+
+    def _parse(self, channel: str, data: bytes) -> ProgressUpdate | Rejected:
+        try:
+            update = self._codec.decode(data)
+        except InvalidUpdate as exc:
+            return Rejected(channel, str(exc))
+        if channel != f"story:{update.story_id}":
+            return Rejected(channel, "story_id: differs from the channel's")
+        return update
+
+
+class MemoryStoryDirectory:
+    def __init__(self, owners: dict[UUID, UUID] | None = None) -> None:
+        self.owners: dict[UUID, UUID] = dict(owners or {})
+        self._down = False
+        self.lookups = 0
+
+    def add(self, story_id: UUID, owner: UUID) -> None:
+        self.owners[story_id] = owner
+
+    async def owner_of(self, story_id: UUID) -> UUID | None:
+        self._check()
+        self.lookups += 1
+        return self.owners.get(story_id)
+
+    async def stories_of(self, user_id: UUID) -> list[UUID]:
+        self._check()
+        return [story for story, owner in self.owners.items() if owner == user_id]
+
+    async def ping(self) -> None:
+        self._check()
+
+    def fail(self) -> None:
+        self._down = True
+
+    def recover(self) -> None:
+        self._down = False
+
+    def _check(self) -> None:
+        if self._down:
+            raise DirectoryUnavailable("memory directory is down")
+
+
+class MemoryTokens:
+    """Verifier of opaque tokens it issued itself; `exp` works as in JWT, in epoch seconds."""
+
+    def __init__(self) -> None:
+        self._issued: dict[str, Principal] = {}
+        self._numbers = itertools.count(1)
+
+    def issue(self, user_id: UUID, ttl_seconds: float = 3600.0) -> str:
+        token = f"memory-token-{next(self._numbers)}"
+        self._issued[token] = Principal(user_id, time.time() + ttl_seconds)
+        return token
+
+    def verify(self, token: str) -> Principal:
+        principal = self._issued.get(token)
+        if principal is None:
+            raise AccessDenied(Closure.INVALID_TOKEN, "unknown token")
+        if principal.expires_at <= time.time():
+            raise AccessDenied(Closure.TOKEN_EXPIRED, "token expired")
+        return principal
+
+
+class MemoryMetrics:
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.open: Counter[str] = Counter()
+
+    def connection_opened(self, endpoint: str) -> None:
+        self.open[endpoint] += 1
+
+    def connection_closed(self, endpoint: str, reason: str) -> None:
+        self.open[endpoint] -= 1
+        self.counts[f"closed:{reason}"] += 1
+
+    def update_received(self, lag_seconds: float) -> None:
+        self.counts["received"] += 1
+
+    def update_rejected(self, reason: str) -> None:
+        self.counts[f"rejected:{reason}"] += 1
+
+    def updates_merged(self, count: int) -> None:
+        self.counts["merged"] += count
+
+    def listener_restarted(self) -> None:
+        self.counts["listener_restarts"] += 1
+
+
+class MemorySocket:
+    """A client connection: the test plays the client with `say`, `leave` and `stall`."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.closed: Closure | None = None
+        self._inbound: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+        self._reading = asyncio.Event()
+        self._reading.set()
+        self._changed = asyncio.Event()
+
+    async def send(self, text: str) -> None:
+        await self._reading.wait()
+        if self.closed is not None:
+            raise ClientGone("closed")
+        self.sent.append(text)
+        self._changed.set()
+
+    async def receive(self) -> str | bytes | None:
+        return await self._inbound.get()
+
+    async def close(self, closure: Closure) -> None:
+        self.closed = closure
+        self._changed.set()
+
+    def say(self, message: str | bytes) -> None:
+        self._inbound.put_nowait(message)
+
+    def leave(self) -> None:
+        self._inbound.put_nowait(None)
+
+    def stall(self) -> None:
+        """Stop reading: every send blocks, as with a client whose TCP window is full."""
+        self._reading.clear()
+
+    def resume(self) -> None:
+        self._reading.set()
+
+    async def wait_for(self, predicate: object, timeout: float = 2.0) -> None:
+        """Until `predicate(self)` holds; a test helper that never sleeps a fixed time."""
+        async with asyncio.timeout(timeout):
+            while not predicate(self):  # type: ignore[operator]
+                self._changed.clear()
+                await self._changed.wait()

@@ -1,0 +1,147 @@
+"""Progress over Redis, as CONTRACT.md says: channel `story:{id}`, snapshot key `story:{id}:progress`.
+
+The publisher writes the snapshot and publishes in one Lua script that assigns the next `seq`
+from the stored snapshot, so the snapshot never goes back and every update has its order.
+The feed holds one pattern subscription; any Redis failure surfaces as `FeedUnavailable`
+(the client is built without retries) so the hub can resubscribe and resync on its own terms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
+from typing import Any
+from uuid import UUID
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from adapters.json_codec import JsonCodec
+from domain.errors import FeedUnavailable
+from domain.ports import FeedEvent, Rejected, Subscribed
+from domain.progress import InvalidUpdate, ProgressUpdate
+
+logger = logging.getLogger(__name__)
+
+PUBLISH_SCRIPT = """
+local current = redis.call('GET', KEYS[1])
+local seq = 1
+if current then
+  local ok, held = pcall(cjson.decode, current)
+  if ok and type(held) == 'table' and type(held['seq']) == 'number' then seq = held['seq'] + 1 end
+end
+local body = string.sub(ARGV[1], 1, -2) .. ',"seq":' .. string.format('%d', seq) .. '}'
+redis.call('SET', KEYS[1], body, 'EX', tonumber(ARGV[3]))
+redis.call('PUBLISH', ARGV[2], body)
+return seq
+"""
+
+
+class RedisKeys:
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+        self.pattern = f"{prefix}story:*"
+
+    def channel(self, story_id: UUID) -> str:
+        return f"{self.prefix}story:{story_id}"
+
+    def snapshot(self, story_id: UUID) -> str:
+        return f"{self.prefix}story:{story_id}:progress"
+
+
+class RedisProgressPublisher:
+    def __init__(self, client: Redis, codec: JsonCodec, keys: RedisKeys, ttl_seconds: int) -> None:
+        self._script = client.register_script(PUBLISH_SCRIPT)
+        self._codec = codec
+        self._keys = keys
+        self._ttl = ttl_seconds
+
+    async def publish(self, update: ProgressUpdate) -> ProgressUpdate:
+        unsequenced = replace(update, seq=None)
+        body = self._codec.encode_bytes(unsequenced)
+        keys = [self._keys.snapshot(update.story_id)]
+        seq = await self._script(keys=keys, args=[body, self._keys.channel(update.story_id), self._ttl])
+        return replace(unsequenced, seq=int(seq))
+
+
+class RedisProgressFeed:
+    def __init__(
+        self, client: Redis, codec: JsonCodec, keys: RedisKeys, timeout: float = 2.0, poll: float = 5.0
+    ) -> None:
+        self._client = client
+        self._codec = codec
+        self._keys = keys
+        self._timeout = timeout
+        self._poll = poll
+
+    async def events(self) -> AsyncIterator[FeedEvent]:
+        pubsub = self._client.pubsub()
+        try:
+            await self._subscribe(pubsub)
+            yield Subscribed()
+            while True:
+                try:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=self._poll)
+                except (RedisError, OSError) as exc:
+                    raise FeedUnavailable(f"pubsub read failed: {exc!r}") from exc
+                if message is not None and message["type"] == "pmessage":
+                    yield self._parse(message["channel"], message["data"])
+        finally:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()
+
+    async def snapshot(self, story_id: UUID) -> ProgressUpdate | None:
+        found = await self.snapshots([story_id])
+        return found[0] if found else None
+
+    async def snapshots(self, story_ids: Sequence[UUID]) -> list[ProgressUpdate]:
+        found: list[ProgressUpdate] = []
+        for start in range(0, len(story_ids), 500):
+            chunk = story_ids[start : start + 500]
+            raw = await self._command(self._client.mget, [self._keys.snapshot(s) for s in chunk])
+            found.extend(u for u in map(self._snapshot_or_none, raw) if u is not None)
+        return found
+
+    async def ping(self) -> None:
+        await self._command(self._client.ping)
+
+    async def _subscribe(self, pubsub: Any) -> None:
+        """Return once Redis confirms the pattern: from then on nothing published is missed."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                await pubsub.psubscribe(self._keys.pattern)
+                while (reply := await pubsub.get_message(timeout=self._timeout)) is None or reply[
+                    "type"
+                ] != "psubscribe":
+                    pass
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise FeedUnavailable(f"psubscribe failed: {exc!r}") from exc
+
+    async def _command(self, command: Any, *args: Any) -> Any:
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await command(*args)
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise FeedUnavailable(f"redis command failed: {exc!r}") from exc
+
+    def _parse(self, channel: bytes, data: bytes) -> ProgressUpdate | Rejected:
+        name = channel.decode(errors="replace")
+        try:
+            update = self._codec.decode(data)
+        except InvalidUpdate as exc:
+            return Rejected(name, str(exc))
+        if name != self._keys.channel(update.story_id):
+            return Rejected(name, "story_id: differs from the channel's")
+        return update
+
+    def _snapshot_or_none(self, raw: bytes | None) -> ProgressUpdate | None:
+        if raw is None:
+            return None
+        try:
+            return self._codec.decode(raw)
+        except InvalidUpdate as exc:
+            logger.warning("ignored an invalid snapshot: %s", exc)
+            return None

@@ -1,0 +1,40 @@
+"""Why a connection ends, and the failures the services raise; entrypoints map them to close codes."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Closure(enum.StrEnum):
+    """Why the server ends a connection; the value is the close reason the client reads."""
+
+    INVALID_TOKEN = "invalid_token"
+    TOKEN_EXPIRED = "token_expired"
+    FORBIDDEN = "forbidden"
+    SLOW_CLIENT = "slow_client"
+    SHUTDOWN = "shutdown"
+    UNAVAILABLE = "unavailable"
+    TOO_BIG = "too_big"
+    BINARY = "binary_unsupported"
+    FLOOD = "flood"
+    INTERNAL = "internal_error"
+
+
+class AccessDenied(Exception):
+    """The token or the story does not allow this connection; `closure` says which."""
+
+    def __init__(self, closure: Closure, detail: str = "") -> None:
+        super().__init__(f"{closure.value}: {detail}" if detail else closure.value)
+        self.closure = closure
+
+
+class DirectoryUnavailable(Exception):
+    """The story directory (PostgreSQL) did not answer in time."""
+
+
+class FeedUnavailable(Exception):
+    """The progress feed (Redis) is unreachable; the listener backs off and retries."""
+
+
+class ClientGone(Exception):
+    """The client's socket is closed; nothing more can be sent to it."""

@@ -1,0 +1,78 @@
+"""The two endpoints as use cases: check access, subscribe, serve the session, close with a reason."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from uuid import UUID
+
+from domain.access import AccessPolicy
+from domain.errors import AccessDenied, ClientGone, Closure, DirectoryUnavailable
+from domain.outbox import Outbox
+from domain.ports import ClientSocket, Metrics, Principal
+from domain.session import Refresh, Session, SessionLimits
+from domain.subscriptions import ProgressHub
+
+logger = logging.getLogger(__name__)
+
+_OpenWatch = Callable[[Principal], Awaitable[tuple[AbstractAsyncContextManager[Outbox], Refresh]]]
+
+
+class Gateway:
+    def __init__(self, policy: AccessPolicy, hub: ProgressHub, metrics: Metrics, limits: SessionLimits) -> None:
+        self._policy = policy
+        self._hub = hub
+        self._metrics = metrics
+        self._limits = limits
+
+    async def story(self, socket: ClientSocket, token: str | None, raw_story_id: str) -> None:
+        async def open_watch(principal: Principal) -> tuple[AbstractAsyncContextManager[Outbox], Refresh]:
+            story_id = await self._policy.story_for(principal, raw_story_id)
+            return self._hub.watch_story(story_id, principal.user_id), self._refresher([story_id])
+
+        await self._serve("story", socket, token, open_watch)
+
+    async def dashboard(self, socket: ClientSocket, token: str | None) -> None:
+        async def open_watch(principal: Principal) -> tuple[AbstractAsyncContextManager[Outbox], Refresh]:
+            story_ids = await self._policy.stories_of(principal)
+            return self._hub.watch_user(principal.user_id, story_ids), self._refresher([])
+
+        await self._serve("dashboard", socket, token, open_watch)
+
+    async def _serve(self, endpoint: str, socket: ClientSocket, token: str | None, open_watch: _OpenWatch) -> None:
+        self._metrics.connection_opened(endpoint)
+        closure: Closure | None = None
+        try:
+            principal = self._policy.authenticate(token)
+            watch, refresh = await open_watch(principal)
+            async with watch as outbox:
+                closure = await Session(socket, outbox, principal, self._policy, self._limits, refresh).run()
+        except AccessDenied as denied:
+            logger.info("%s connection denied: %s", endpoint, denied)
+            closure = denied.closure
+        except DirectoryUnavailable as exc:
+            logger.warning("%s connection refused, directory unavailable: %s", endpoint, exc)
+            closure = Closure.UNAVAILABLE
+        except Exception:
+            logger.exception("%s connection failed", endpoint)
+            closure = Closure.INTERNAL
+        finally:
+            self._metrics.connection_closed(endpoint, closure.value if closure else "client_closed")
+        if closure is not None:
+            await self._close(socket, closure)
+
+    def _refresher(self, story_ids: list[UUID]) -> Refresh:
+        async def refresh(outbox: Outbox) -> None:
+            if outbox.resend_latest() == 0:
+                await self._hub.offer_snapshots(outbox, story_ids)
+
+        return refresh
+
+    async def _close(self, socket: ClientSocket, closure: Closure) -> None:
+        try:
+            async with asyncio.timeout(self._limits.slow_client_seconds):
+                await socket.close(closure)
+        except (ClientGone, TimeoutError):
+            logger.debug("client gone before the close frame (%s)", closure.value)

@@ -1,0 +1,114 @@
+"""Per-subscriber outbox: progress is state, so a reader that falls behind gets the newest state.
+
+Within one story, a queued update is replaced by a newer one of the same status (conflation);
+a change of status, the terminal one included, always gets its own place in the queue. Updates
+older than what the subscriber already holds (by `seq`) are dropped, which makes the
+subscribe-then-snapshot handshake and the resync after a broker reconnect race-free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections import deque
+from uuid import UUID
+
+from domain.errors import Closure
+from domain.progress import Frame
+
+
+class Offer(enum.Enum):
+    QUEUED = "queued"
+    MERGED = "merged"
+    STALE = "stale"
+
+
+class _Slot:
+    __slots__ = ("frame",)
+
+    def __init__(self, frame: Frame) -> None:
+        self.frame = frame
+
+
+class Outbox:
+    def __init__(self, limit: int = 1024) -> None:
+        self._queue: deque[_Slot | str] = deque()
+        self._pending: dict[UUID, _Slot] = {}
+        self._latest: dict[UUID, Frame] = {}
+        self._ready = asyncio.Event()
+        self._limit = limit
+        self.closure: Closure | None = None
+
+    def offer(self, frame: Frame, *, live: bool = True) -> Offer:
+        """Queue `frame` unless the subscriber holds something newer; snapshots (`live=False`) must be newer."""
+        update = frame.update
+        held = self._latest.get(update.story_id)
+        if held is not None:
+            fresh = update.supersedes_live(held.update) if live else update.is_newer_than(held.update)
+            if not fresh:
+                return Offer.STALE
+        self._latest[update.story_id] = frame
+        slot = self._pending.get(update.story_id)
+        if slot is not None and slot.frame.update.status is update.status:
+            slot.frame = frame
+            return Offer.MERGED
+        self._enqueue_slot(frame)
+        return Offer.QUEUED
+
+    def resend_latest(self) -> int:
+        """Queue the held state of every story again (the `status` command); returns how many."""
+        count = 0
+        for story_id, frame in self._latest.items():
+            if story_id not in self._pending:
+                self._enqueue_slot(frame)
+            count += 1
+        return count
+
+    def push_text(self, text: str) -> None:
+        """Control text (`pong`, `ping`, `auth ok`), never merged or dropped."""
+        self._append(text)
+
+    def close(self, closure: Closure) -> None:
+        """Ask the sender to end the connection; the first reason given wins."""
+        if self.closure is None:
+            self.closure = closure
+        self._ready.set()
+
+    def holds(self, story_id: UUID) -> bool:
+        return story_id in self._latest
+
+    def pop(self) -> str | None:
+        if not self._queue:
+            self._ready.clear()
+            return None
+        entry = self._queue.popleft()
+        if isinstance(entry, str):
+            return entry
+        story_id = entry.frame.update.story_id
+        if self._pending.get(story_id) is entry:
+            del self._pending[story_id]
+        return entry.frame.text
+
+    async def wait(self, timeout: float | None) -> None:
+        """Until something is queued, the outbox is closed, or `timeout` passes."""
+        if self._queue or self.closure is not None:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await self._ready.wait()
+        except TimeoutError:
+            return
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def _enqueue_slot(self, frame: Frame) -> None:
+        slot = _Slot(frame)
+        self._pending[frame.update.story_id] = slot
+        self._append(slot)
+
+    def _append(self, entry: _Slot | str) -> None:
+        self._queue.append(entry)
+        if len(self._queue) > self._limit:
+            self.close(Closure.SLOW_CLIENT)
+        self._ready.set()

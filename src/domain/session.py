@@ -1,0 +1,122 @@
+"""One client connection from access check to close: the same shape for both endpoints.
+
+A sender task is the socket's only writer: it drains the outbox, sends keepalive pings, and
+ends the connection at the token's expiry or when one send stays blocked for
+`slow_client_seconds`. The receive loop answers commands through the outbox, so no client's
+pace ever holds up another's, and neither loop can outlive the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from domain.access import AccessPolicy
+from domain.client_frames import ClientFrame, Command, FloodGuard, read_frame
+from domain.errors import AccessDenied, ClientGone, Closure
+from domain.outbox import Outbox
+from domain.ports import ClientSocket, Principal
+
+logger = logging.getLogger(__name__)
+
+Refresh = Callable[[Outbox], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLimits:
+    keepalive_seconds: float = 30.0
+    slow_client_seconds: float = 30.0
+    max_frame_bytes: int = 4096
+    flood_rate: float = 20.0
+    flood_burst: float = 60.0
+
+
+class Session:
+    def __init__(
+        self,
+        socket: ClientSocket,
+        outbox: Outbox,
+        principal: Principal,
+        policy: AccessPolicy,
+        limits: SessionLimits,
+        refresh: Refresh,
+    ) -> None:
+        self._socket = socket
+        self._outbox = outbox
+        self._principal = principal
+        self._policy = policy
+        self._limits = limits
+        self._refresh = refresh
+        self._loop = asyncio.get_running_loop()
+        self._last_heard = self._last_pinged = self._loop.time()
+
+    async def run(self) -> Closure | None:
+        """Serve until either side ends it; returns why the server closes, or None if the client left."""
+        sender = asyncio.create_task(self._send_loop(), name="session-sender")
+        receiver = asyncio.create_task(self._receive_loop(), name="session-receiver")
+        done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        first = done.pop()
+        if (error := first.exception()) is not None:
+            logger.error("session failed", exc_info=error)
+            return Closure.INTERNAL
+        return first.result()
+
+    async def _send_loop(self) -> Closure | None:
+        while self._outbox.closure is None:
+            if time.time() >= self._principal.expires_at:
+                return Closure.TOKEN_EXPIRED
+            text = self._outbox.pop()
+            if text is None:
+                await self._idle()
+                continue
+            try:
+                async with asyncio.timeout(self._limits.slow_client_seconds):
+                    await self._socket.send(text)
+            except TimeoutError:
+                return Closure.SLOW_CLIENT
+            except ClientGone:
+                return None
+        return self._outbox.closure
+
+    async def _idle(self) -> None:
+        """Wait for work, a keepalive ping being due, or the token's expiry."""
+        now = self._loop.time()
+        ping_at = max(self._last_heard, self._last_pinged) + self._limits.keepalive_seconds
+        if now >= ping_at:
+            self._last_pinged = now
+            self._outbox.push_text("ping")
+            return
+        expires_in = self._principal.expires_at - time.time()
+        await self._outbox.wait(min(ping_at - now, expires_in))
+
+    async def _receive_loop(self) -> Closure | None:
+        flood = FloodGuard(self._limits.flood_rate, self._limits.flood_burst, self._loop.time())
+        while (message := await self._socket.receive()) is not None:
+            self._last_heard = self._loop.time()
+            frame = read_frame(message, self._limits.max_frame_bytes)
+            if isinstance(frame, Closure):
+                return frame
+            if not flood.allow(self._last_heard):
+                return Closure.FLOOD
+            if (closure := await self._answer(frame)) is not None:
+                return closure
+        return None
+
+    async def _answer(self, frame: ClientFrame) -> Closure | None:
+        if frame.command is Command.PING:
+            self._outbox.push_text("pong")
+        elif frame.command is Command.STATUS:
+            await self._refresh(self._outbox)
+        elif frame.command is Command.AUTH:
+            try:
+                self._principal = self._policy.renew(self._principal, frame.argument)
+            except AccessDenied as denied:
+                return denied.closure
+            self._outbox.push_text("auth ok")
+        return None

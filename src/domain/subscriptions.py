@@ -1,0 +1,210 @@
+"""The progress hub: one broker subscription per process, fanned out to per-subscriber outboxes.
+
+Stories are routed to their own watchers and, through the story's owner, to that owner's
+dashboards, so a story created after a dashboard connected still reaches it. The listener is
+supervised: when the broker fails it is restarted with backoff, and once it is subscribed
+again every subscriber is offered the current snapshots (the outbox keeps only newer ones).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator, Coroutine, Iterable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from domain.backoff import Backoff
+from domain.errors import Closure, DirectoryUnavailable, FeedUnavailable
+from domain.outbox import Offer, Outbox
+from domain.owners import OwnerCache
+from domain.ports import FrameEncoder, Metrics, ProgressFeed, Rejected, StoryDirectory, Subscribed
+from domain.progress import Frame, ProgressUpdate
+
+logger = logging.getLogger(__name__)
+
+
+class ProgressHub:
+    def __init__(
+        self,
+        feed: ProgressFeed,
+        directory: StoryDirectory,
+        encoder: FrameEncoder,
+        metrics: Metrics,
+        *,
+        backoff: Backoff | None = None,
+        outbox_limit: int = 1024,
+    ) -> None:
+        self._feed = feed
+        self._encoder = encoder
+        self._metrics = metrics
+        self._backoff = backoff or Backoff()
+        self._outbox_limit = outbox_limit
+        self._owners = OwnerCache(directory, self._deliver_to_owner, unknown_ttl=1.0)
+        self._directory = directory
+        self._by_story: defaultdict[UUID, set[Outbox]] = defaultdict(set)
+        self._by_user: defaultdict[UUID, set[Outbox]] = defaultdict(set)
+        self._listener: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing: Closure | None = None
+        self.ready = False
+
+    async def start(self) -> None:
+        self._listener = asyncio.create_task(self._listen_forever(), name="progress-listener")
+
+    async def stop(self) -> None:
+        self.close_all(Closure.SHUTDOWN)
+        for task in [self._listener, *self._tasks]:
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(t for t in [self._listener, *self._tasks] if t), return_exceptions=True)
+        self.ready = False
+
+    def close_all(self, closure: Closure) -> int:
+        """End every session, and every one that starts from now on, with `closure`."""
+        self._closing = closure
+        outboxes = self._all_outboxes()
+        for outbox in outboxes:
+            outbox.close(closure)
+        return len(outboxes)
+
+    async def drain(self, timeout: float) -> None:
+        """Close every session for shutdown and wait (bounded) until they have all gone."""
+        self.close_all(Closure.SHUTDOWN)
+        async with asyncio.timeout(timeout):
+            while self.subscriber_count:
+                await asyncio.sleep(0.02)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._all_outboxes())
+
+    @asynccontextmanager
+    async def watch_story(self, story_id: UUID, owner: UUID) -> AsyncIterator[Outbox]:
+        """Subscribe first, then offer the snapshot, so nothing published in between is lost."""
+        outbox = self._new_outbox()
+        self._owners.remember(story_id, owner)
+        async with self._registered(self._by_story, story_id, outbox):
+            await self.offer_snapshots(outbox, [story_id])
+            yield outbox
+
+    @asynccontextmanager
+    async def watch_user(self, user_id: UUID, story_ids: list[UUID]) -> AsyncIterator[Outbox]:
+        outbox = self._new_outbox()
+        for story_id in story_ids:
+            self._owners.remember(story_id, user_id)
+        async with self._registered(self._by_user, user_id, outbox):
+            await self.offer_snapshots(outbox, story_ids)
+            yield outbox
+
+    async def offer_snapshots(self, outbox: Outbox, story_ids: Iterable[UUID]) -> None:
+        """Offer stored snapshots; when the broker is down the resync after reconnect does it instead."""
+        ids = list(story_ids)
+        if not ids:
+            return
+        try:
+            snapshots = await self._feed.snapshots(ids)
+        except FeedUnavailable as exc:
+            logger.warning("snapshots unavailable, the resync will send them: %s", exc)
+            return
+        for update in snapshots:
+            outbox.offer(self._frame(update), live=False)
+
+    @asynccontextmanager
+    async def _registered(
+        self, index: defaultdict[UUID, set[Outbox]], key: UUID, outbox: Outbox
+    ) -> AsyncIterator[None]:
+        index[key].add(outbox)
+        try:
+            yield
+        finally:
+            index[key].discard(outbox)
+            if not index[key]:
+                del index[key]
+
+    def _new_outbox(self) -> Outbox:
+        outbox = Outbox(self._outbox_limit)
+        if self._closing is not None:
+            outbox.close(self._closing)
+        return outbox
+
+    def _all_outboxes(self) -> list[Outbox]:
+        return [o for index in (self._by_story, self._by_user) for group in index.values() for o in group]
+
+    def _frame(self, update: ProgressUpdate) -> Frame:
+        return Frame(update, self._encoder.encode(update))
+
+    async def _listen_forever(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                async for event in self._feed.events():
+                    if isinstance(event, Subscribed):
+                        attempt = 0
+                        self._on_subscribed()
+                    elif isinstance(event, Rejected):
+                        logger.warning("dropped message on %s: %s", event.channel, event.reason)
+                        self._metrics.update_rejected(event.reason.split(":", 1)[0])
+                    else:
+                        self._dispatch(event)
+                raise FeedUnavailable("the feed ended")
+            except FeedUnavailable as exc:
+                logger.warning("progress listener lost the broker: %s", exc)
+            except Exception:
+                logger.exception("progress listener failed")
+            self.ready = False
+            self._metrics.listener_restarted()
+            await asyncio.sleep(self._backoff.delay(attempt))
+            attempt += 1
+
+    def _on_subscribed(self) -> None:
+        self.ready = True
+        if self._by_story or self._by_user:
+            self._spawn(self._resync())
+
+    def _dispatch(self, update: ProgressUpdate) -> None:
+        frame = self._frame(update)
+        self._metrics.update_received((datetime.now(UTC) - update.updated_at).total_seconds())
+        self._offer_all(self._by_story.get(update.story_id, ()), frame)
+        if self._by_user:
+            self._owners.route(frame, self._spawn)
+
+    def _deliver_to_owner(self, owner: UUID, frame: Frame) -> None:
+        self._offer_all(self._by_user.get(owner, ()), frame)
+
+    def _offer_all(self, outboxes: Iterable[Outbox], frame: Frame) -> None:
+        merged = sum(1 for outbox in outboxes if outbox.offer(frame) is Offer.MERGED)
+        if merged:
+            self._metrics.updates_merged(merged)
+
+    async def _resync(self) -> None:
+        """After a reconnect, offer every subscriber the snapshots it may have missed."""
+        try:
+            await self._offer_to(self._by_story, {sid: [sid] for sid in self._by_story})
+            mine: dict[UUID, list[UUID]] = {}
+            for user_id in list(self._by_user):
+                mine[user_id] = await self._directory.stories_of(user_id)
+            await self._offer_to(self._by_user, mine)
+        except (FeedUnavailable, DirectoryUnavailable) as exc:
+            logger.warning("resync cut short, the next reconnect retries it: %s", exc)
+
+    async def _offer_to(self, index: defaultdict[UUID, set[Outbox]], wanted: dict[UUID, list[UUID]]) -> None:
+        """Read each wanted snapshot once and encode it once, for all the outboxes of its key."""
+        frames = {u.story_id: self._frame(u) for u in await self._feed.snapshots(_union(wanted.values()))}
+        for key, story_ids in wanted.items():
+            for outbox in list(index.get(key, ())):
+                for story_id in story_ids:
+                    if (frame := frames.get(story_id)) is not None:
+                        outbox.offer(frame, live=False)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _union(groups: Iterable[list[UUID]]) -> list[UUID]:
+    return list(dict.fromkeys(story_id for group in groups for story_id in group))

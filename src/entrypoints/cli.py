@@ -1,0 +1,126 @@
+"""The command line: `codestory-progress serve | demo | publish | token | init-db`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import sys
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from adapters.json_codec import JsonCodec
+from adapters.jwt_tokens import JwtTokenIssuer
+from adapters.memory import MemoryStoryDirectory
+from adapters.postgres_stories import create_schema, make_engine
+from adapters.redis_progress import RedisKeys, RedisProgressPublisher
+from domain.progress import InvalidUpdate, ProgressUpdate, StoryStatus, parse_story_id
+from entrypoints.app import Companion, create_app
+from entrypoints.container import Container, open_redis
+from entrypoints.demo import DemoWorker
+from entrypoints.logs import configure_logging
+from entrypoints.server import run_server
+from entrypoints.services import Services
+from entrypoints.settings import Settings, SettingsError, load_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (SettingsError, InvalidUpdate) as exc:
+        print(f"codestory-progress {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _serve(args: argparse.Namespace) -> None:
+    settings = load_settings(os.environ)
+    configure_logging()
+    run_server(create_app(Container(settings=settings)), settings.host, settings.port)
+
+
+def _demo(args: argparse.Namespace) -> None:
+    settings = Settings(
+        jwt_key=secrets.token_urlsafe(48), backend="memory", demo_page=True, host=args.host, port=args.port
+    )
+    container = Container(settings=settings)
+    user_id, featured = uuid.uuid4(), uuid.uuid4()
+    directory = container.directory()
+    assert isinstance(directory, MemoryStoryDirectory)
+    worker = DemoWorker(container.publisher(), directory, user_id, featured, step_seconds=args.step_seconds)
+    token = JwtTokenIssuer(settings.jwt_key).issue(user_id, ttl_seconds=24 * 3600)
+
+    @asynccontextmanager
+    async def announce(services: Services) -> AsyncIterator[None]:
+        async with worker.running():
+            print(f"Demo ready. Open http://{args.host}:{args.port}/#token={token}&story={featured}", flush=True)
+            yield
+
+    configure_logging()
+    companions: list[Companion] = [announce]
+    run_server(create_app(container, companions), args.host, args.port)
+
+
+def _publish(args: argparse.Namespace) -> None:
+    redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    ttl = int(os.environ.get("SNAPSHOT_TTL_SECONDS") or 604800)
+    update = ProgressUpdate(
+        parse_story_id(args.story_id), StoryStatus(args.status), args.percent, args.step, datetime.now(UTC)
+    )
+
+    async def run() -> ProgressUpdate:
+        async with asynccontextmanager(open_redis)(redis_url) as client:
+            keys = RedisKeys(os.environ.get("REDIS_KEY_PREFIX", ""))
+            return await RedisProgressPublisher(client, JsonCodec(), keys, ttl).publish(update)
+
+    print(JsonCodec().encode(asyncio.run(run())))
+
+
+def _token(args: argparse.Namespace) -> None:
+    secret = os.environ.get("JWT_SECRET", "")
+    if len(secret.encode()) < 32:
+        raise SettingsError("JWT_SECRET is required (at least 32 bytes)")
+    issuer = JwtTokenIssuer(secret, audience=os.environ.get("JWT_AUDIENCE"), issuer=os.environ.get("JWT_ISSUER"))
+    print(issuer.issue(parse_story_id(args.user_id, "user_id"), ttl_seconds=args.ttl))
+
+
+def _init_db(args: argparse.Namespace) -> None:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgresql+asyncpg://"):
+        raise SettingsError("DATABASE_URL must start with postgresql+asyncpg://")
+
+    async def run() -> None:
+        engine = make_engine(url, timeout=5.0)
+        try:
+            await create_schema(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    print("stories table ready")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="codestory-progress", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the gateway (settings from the environment)").set_defaults(run=_serve)
+    demo = commands.add_parser("demo", help="run on in-memory adapters with a simulated worker")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--step-seconds", type=float, default=0.6)
+    demo.set_defaults(run=_demo)
+    publish = commands.add_parser("publish", help="publish one update to Redis (REDIS_URL)")
+    publish.add_argument("story_id")
+    publish.add_argument("status", choices=[s.value for s in StoryStatus])
+    publish.add_argument("percent", type=int, choices=range(101), metavar="percent")
+    publish.add_argument("step")
+    publish.set_defaults(run=_publish)
+    token = commands.add_parser("token", help="sign a token for a user (JWT_SECRET)")
+    token.add_argument("user_id")
+    token.add_argument("--ttl", type=float, default=3600.0, help="lifetime in seconds")
+    token.set_defaults(run=_token)
+    commands.add_parser("init-db", help="create the stories table (development)").set_defaults(run=_init_db)
+    return parser

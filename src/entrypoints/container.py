@@ -1,0 +1,106 @@
+"""The one composition root: every adapter and service is built here from `Settings`, lazily.
+
+`backend` selects Redis + PostgreSQL ("real") or the in-memory adapters ("memory"); nothing is
+opened until something that needs it is resolved, so the demo never touches Redis or PostgreSQL.
+Tests swap any provider with `override`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from dependency_injector import containers, providers
+from redis.asyncio import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.json_codec import JsonCodec
+from adapters.jwt_tokens import JwtTokenVerifier
+from adapters.memory import MemoryBroker, MemoryStoryDirectory
+from adapters.postgres_stories import PostgresStoryDirectory, make_engine
+from adapters.prometheus_metrics import PrometheusMetrics
+from adapters.redis_progress import RedisKeys, RedisProgressFeed, RedisProgressPublisher
+from domain.access import AccessPolicy
+from domain.gateway import Gateway
+from domain.ports import Metrics, ProgressFeed, StoryDirectory
+from domain.session import SessionLimits
+from domain.subscriptions import ProgressHub
+from entrypoints.settings import Settings
+
+
+async def open_redis(url: str) -> AsyncIterator[Redis]:
+    """No retries inside redis-py: a failure must reach the hub, which resubscribes and resyncs."""
+    client = Redis.from_url(
+        url, socket_connect_timeout=2.0, socket_keepalive=True, health_check_interval=10,
+        retry=Retry(NoBackoff(), 0),
+    )
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+async def open_engine(url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def run_hub(
+    feed: ProgressFeed, directory: StoryDirectory, encoder: JsonCodec, metrics: Metrics
+) -> AsyncIterator[ProgressHub]:
+    hub = ProgressHub(feed, directory, encoder, metrics)
+    await hub.start()
+    try:
+        yield hub
+    finally:
+        await hub.stop()
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+
+    codec = providers.Singleton(JsonCodec)
+    metrics = providers.Singleton(PrometheusMetrics)
+    keys = providers.Singleton(RedisKeys, prefix=settings.provided.redis_key_prefix)
+
+    redis = providers.Resource(open_redis, url=settings.provided.redis_url)
+    engine = providers.Resource(open_engine, url=settings.provided.database_url)
+    memory_broker = providers.Singleton(MemoryBroker, codec=codec)
+
+    feed = providers.Selector(
+        settings.provided.backend,
+        real=providers.Singleton(RedisProgressFeed, client=redis, codec=codec, keys=keys),
+        memory=memory_broker,
+    )
+    publisher = providers.Selector(
+        settings.provided.backend,
+        real=providers.Singleton(
+            RedisProgressPublisher, client=redis, codec=codec, keys=keys,
+            ttl_seconds=settings.provided.snapshot_ttl_seconds,
+        ),
+        memory=memory_broker,
+    )
+    directory = providers.Selector(
+        settings.provided.backend,
+        real=providers.Singleton(PostgresStoryDirectory, engine=engine),
+        memory=providers.Singleton(MemoryStoryDirectory),
+    )
+    tokens = providers.Singleton(
+        JwtTokenVerifier,
+        key=settings.provided.jwt_key,
+        algorithms=settings.provided.jwt_algorithms,
+        audience=settings.provided.jwt_audience,
+        issuer=settings.provided.jwt_issuer,
+    )
+    policy = providers.Singleton(AccessPolicy, tokens=tokens, directory=directory)
+    hub = providers.Resource(run_hub, feed=feed, directory=directory, encoder=codec, metrics=metrics)
+    limits = providers.Singleton(
+        SessionLimits,
+        keepalive_seconds=settings.provided.keepalive_seconds,
+        slow_client_seconds=settings.provided.slow_client_seconds,
+    )
+    gateway = providers.Singleton(Gateway, policy=policy, hub=hub, metrics=metrics, limits=limits)

@@ -1,0 +1,48 @@
+"""The bridge from the container to Litestar: resolved once in the lifespan, injected by type."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.datastructures import State
+
+from adapters.prometheus_metrics import PrometheusMetrics
+from domain.gateway import Gateway
+from domain.ports import ProgressFeed, StoryDirectory
+from domain.subscriptions import ProgressHub
+from entrypoints.container import Container
+from entrypoints.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    gateway: Gateway
+    hub: ProgressHub
+    feed: ProgressFeed
+    directory: StoryDirectory
+    metrics: PrometheusMetrics
+
+
+async def resolve(provider: Any) -> Any:
+    """Async Resources make their dependants return futures; overrides with `Object` do not."""
+    value = provider()
+    return await value if inspect.isawaitable(value) else value
+
+
+async def resolve_services(container: Container) -> Services:
+    return Services(
+        settings=container.settings(),
+        gateway=await resolve(container.gateway),
+        hub=await resolve(container.hub),
+        feed=await resolve(container.feed),
+        directory=await resolve(container.directory),
+        metrics=await resolve(container.metrics),
+    )
+
+
+def provide_services(state: State) -> Services:
+    services: Services = state.services
+    return services

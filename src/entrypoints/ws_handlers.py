@@ -1,0 +1,85 @@
+"""The two WebSocket endpoints, kept thin: read the wire, accept, hand over to the gateway.
+
+Accept comes first so that browsers see our close codes (a close before the handshake shows
+them only 1006). The token comes from `Sec-WebSocket-Protocol: bearer, <JWT>` or `?token=`.
+"""
+
+from __future__ import annotations
+
+from litestar import WebSocket, websocket
+from litestar.di import NamedDependency
+from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath, SkipValidation
+
+from domain.errors import ClientGone, Closure
+from entrypoints.services import Services
+
+CLOSE_CODES: dict[Closure, int] = {
+    Closure.INVALID_TOKEN: 4001,
+    Closure.TOKEN_EXPIRED: 4001,
+    Closure.FORBIDDEN: 4003,
+    Closure.SLOW_CLIENT: 4008,
+    Closure.SHUTDOWN: 1001,
+    Closure.UNAVAILABLE: 1013,
+    Closure.TOO_BIG: 1009,
+    Closure.BINARY: 1003,
+    Closure.FLOOD: 1008,
+    Closure.INTERNAL: 1011,
+}
+
+
+class LitestarClientSocket:
+    """The `ClientSocket` port over a Litestar WebSocket that is already accepted."""
+
+    def __init__(self, socket: WebSocket) -> None:
+        self._socket = socket
+
+    async def send(self, text: str) -> None:
+        try:
+            await self._socket.send({"type": "websocket.send", "text": text})
+        except (WebSocketDisconnect, OSError, RuntimeError) as exc:
+            raise ClientGone(str(exc)) from exc
+
+    async def receive(self) -> str | bytes | None:
+        try:
+            event = await self._socket.receive()
+        except WebSocketDisconnect:
+            return None
+        if event["type"] != "websocket.receive":
+            return None
+        text = event.get("text")
+        return text if text is not None else event.get("bytes") or b""
+
+    async def close(self, closure: Closure) -> None:
+        try:
+            await self._socket.close(code=CLOSE_CODES[closure], reason=closure.value)
+        except (WebSocketDisconnect, OSError, RuntimeError) as exc:
+            raise ClientGone(str(exc)) from exc
+
+
+async def _accepted(socket: WebSocket, services: Services) -> tuple[LitestarClientSocket, str | None] | None:
+    """Refuse foreign origins at the handshake; otherwise accept and return the client and its token."""
+    allowed = services.settings.allowed_origins
+    if allowed and socket.headers.get("origin") not in allowed:
+        await socket.close(code=1008, reason="origin")
+        return None
+    offered = [p.strip() for p in socket.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
+    if len(offered) >= 2 and offered[0] == "bearer":
+        await socket.accept(subprotocols="bearer")
+        return LitestarClientSocket(socket), offered[1]
+    await socket.accept()
+    return LitestarClientSocket(socket), socket.query_params.get("token")
+
+
+@websocket("/ws/stories/{story_id:str}/progress")
+async def story_progress(
+    socket: WebSocket, story_id: FromPath[str], services: NamedDependency[SkipValidation[Services]]
+) -> None:
+    if (accepted := await _accepted(socket, services)) is not None:
+        await services.gateway.story(accepted[0], accepted[1], story_id)
+
+
+@websocket("/ws/user/stories")
+async def user_stories(socket: WebSocket, services: NamedDependency[SkipValidation[Services]]) -> None:
+    if (accepted := await _accepted(socket, services)) is not None:
+        await services.gateway.dashboard(accepted[0], accepted[1])
