@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from types import FrameType
 
 import uvicorn
 from litestar import Litestar
@@ -25,6 +26,11 @@ class GatewayServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, app: Litestar) -> None:
         super().__init__(config)
         self._app = app
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """A graceful stop is a clean exit (code 0): uvicorn would re-raise the signal afterwards."""
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:

@@ -1,0 +1,31 @@
+"""Fixtures shared by every layer: this run's Redis, database and key prefix."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.services import Database, reachable_redis
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    url, private = reachable_redis()
+    yield url
+    if private is not None:
+        private.stop()
+
+
+@pytest.fixture
+def key_prefix() -> str:
+    """Each test's own Redis key and channel prefix, so runs and tests never collide."""
+    return f"test-{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture(scope="session")
+def database() -> Iterator[Database]:
+    db = Database().create()
+    yield db
+    db.drop()
