@@ -49,8 +49,9 @@ class JwtTokenVerifier:
 class JwtTokenIssuer:
     """Signs tokens for the demo, the `token` command and tests; the gateway itself never issues any."""
 
-    def __init__(self, key: str, algorithm: str = "HS256", audience: str | None = None,
-                 issuer: str | None = None) -> None:
+    def __init__(
+        self, key: str, algorithm: str = "HS256", audience: str | None = None, issuer: str | None = None
+    ) -> None:
         self._key = key
         self._algorithm = algorithm
         self._audience = audience

@@ -10,7 +10,7 @@ import asyncio
 import itertools
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from uuid import UUID
 
@@ -206,9 +206,9 @@ class MemorySocket:
     def resume(self) -> None:
         self._reading.set()
 
-    async def wait_for(self, predicate: object, timeout: float = 2.0) -> None:
+    async def wait_for(self, predicate: Callable[[MemorySocket], bool], timeout: float = 2.0) -> None:
         """Until `predicate(self)` holds; a test helper that never sleeps a fixed time."""
         async with asyncio.timeout(timeout):
-            while not predicate(self):  # type: ignore[operator]
+            while not predicate(self):
                 self._changed.clear()
                 await self._changed.wait()

@@ -91,7 +91,7 @@ class RedisProgressFeed:
                     yield self._parse(message["channel"], message["data"])
         finally:
             with contextlib.suppress(RedisError, OSError):
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def snapshot(self, story_id: UUID) -> ProgressUpdate | None:
         found = await self.snapshots([story_id])

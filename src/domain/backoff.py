@@ -15,5 +15,5 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         """Half fixed, half random ("equal jitter"): never a hot loop, never in lockstep."""
-        ceiling = min(self.cap, self.base * 2 ** min(attempt, 32))
+        ceiling: float = min(self.cap, self.base * 2.0 ** min(attempt, 32))
         return ceiling / 2 + self.rng() * ceiling / 2

@@ -8,8 +8,8 @@ import enum
 class Closure(enum.StrEnum):
     """Why the server ends a connection; the value is the close reason the client reads."""
 
-    INVALID_TOKEN = "invalid_token"
-    TOKEN_EXPIRED = "token_expired"
+    INVALID_TOKEN = "invalid_token"  # noqa: S105 (a close reason, not a secret)
+    TOKEN_EXPIRED = "token_expired"  # noqa: S105
     FORBIDDEN = "forbidden"
     SLOW_CLIENT = "slow_client"
     SHUTDOWN = "shutdown"

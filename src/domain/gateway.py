@@ -21,7 +21,9 @@ _OpenWatch = Callable[[Principal], Awaitable[tuple[AbstractAsyncContextManager[O
 
 
 class Gateway:
-    def __init__(self, policy: AccessPolicy, hub: ProgressHub, metrics: Metrics, limits: SessionLimits) -> None:
+    def __init__(
+        self, policy: AccessPolicy, hub: ProgressHub, metrics: Metrics, limits: SessionLimits
+    ) -> None:
         self._policy = policy
         self._hub = hub
         self._metrics = metrics
@@ -41,7 +43,9 @@ class Gateway:
 
         await self._serve("dashboard", socket, token, open_watch)
 
-    async def _serve(self, endpoint: str, socket: ClientSocket, token: str | None, open_watch: _OpenWatch) -> None:
+    async def _serve(
+        self, endpoint: str, socket: ClientSocket, token: str | None, open_watch: _OpenWatch
+    ) -> None:
         self._metrics.connection_opened(endpoint)
         closure: Closure | None = None
         try:

@@ -13,7 +13,9 @@ async def down_dependencies(
     hub: ProgressHub, feed: ProgressFeed, directory: StoryDirectory, timeout: float = 1.0
 ) -> list[str]:
     """Names of the dependencies that do not answer; Redis counts as down while the listener is."""
-    redis_ok, postgres_ok = await asyncio.gather(_answers(feed.ping(), timeout), _answers(directory.ping(), timeout))
+    redis_ok, postgres_ok = await asyncio.gather(
+        _answers(feed.ping(), timeout), _answers(directory.ping(), timeout)
+    )
     down = []
     if not (redis_ok and hub.ready):
         down.append("redis")

@@ -35,25 +35,32 @@ class Outbox:
         self._queue: deque[_Slot | str] = deque()
         self._pending: dict[UUID, _Slot] = {}
         self._latest: dict[UUID, Frame] = {}
+        self._unordered: set[UUID] = set()
         self._ready = asyncio.Event()
         self._limit = limit
         self.closure: Closure | None = None
 
     def offer(self, frame: Frame, *, live: bool = True) -> Offer:
-        """Queue `frame` unless the subscriber holds something newer; snapshots (`live=False`) must be newer."""
+        """Queue `frame` unless the subscriber holds a newer one; snapshots (`live=False`) must be newer."""
         update = frame.update
         held = self._latest.get(update.story_id)
-        if held is not None:
+        if held is not None and update.story_id not in self._unordered:
             fresh = update.supersedes_live(held.update) if live else update.is_newer_than(held.update)
             if not fresh:
                 return Offer.STALE
         self._latest[update.story_id] = frame
+        self._unordered.discard(update.story_id)
         slot = self._pending.get(update.story_id)
         if slot is not None and slot.frame.update.status is update.status:
             slot.frame = frame
             return Offer.MERGED
         self._enqueue_slot(frame)
         return Offer.QUEUED
+
+    def reset_order(self) -> None:
+        """The broker came back and may have lost its data: seqs can start again from 1, so what
+        is held no longer decides what is stale; the next update or snapshot of each story is taken."""
+        self._unordered = set(self._latest)
 
     def resend_latest(self) -> int:
         """Queue the held state of every story again (the `status` command); returns how many."""

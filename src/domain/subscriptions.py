@@ -50,6 +50,8 @@ class ProgressHub:
         self._listener: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing: Closure | None = None
+        self._subscribed_before = False
+        self._left = asyncio.Event()
         self.ready = False
 
     async def start(self) -> None:
@@ -76,7 +78,8 @@ class ProgressHub:
         self.close_all(Closure.SHUTDOWN)
         async with asyncio.timeout(timeout):
             while self.subscriber_count:
-                await asyncio.sleep(0.02)
+                self._left.clear()
+                await self._left.wait()
 
     @property
     def subscriber_count(self) -> int:
@@ -124,6 +127,7 @@ class ProgressHub:
             index[key].discard(outbox)
             if not index[key]:
                 del index[key]
+            self._left.set()
 
     def _new_outbox(self) -> Outbox:
         outbox = Outbox(self._outbox_limit)
@@ -161,8 +165,11 @@ class ProgressHub:
             attempt += 1
 
     def _on_subscribed(self) -> None:
+        resubscribed, self._subscribed_before = self._subscribed_before, True
         self.ready = True
-        if self._by_story or self._by_user:
+        if resubscribed:
+            for outbox in self._all_outboxes():
+                outbox.reset_order()
             self._spawn(self._resync())
 
     def _dispatch(self, update: ProgressUpdate) -> None:

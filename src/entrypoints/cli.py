@@ -49,14 +49,17 @@ def _demo(args: argparse.Namespace) -> None:
     container = Container(settings=settings)
     user_id, featured = uuid.uuid4(), uuid.uuid4()
     directory = container.directory()
-    assert isinstance(directory, MemoryStoryDirectory)
+    if not isinstance(directory, MemoryStoryDirectory):
+        raise SettingsError("the demo runs on the in-memory directory")
     worker = DemoWorker(container.publisher(), directory, user_id, featured, step_seconds=args.step_seconds)
     token = JwtTokenIssuer(settings.jwt_key).issue(user_id, ttl_seconds=24 * 3600)
 
     @asynccontextmanager
     async def announce(services: Services) -> AsyncIterator[None]:
         async with worker.running():
-            print(f"Demo ready. Open http://{args.host}:{args.port}/#token={token}&story={featured}", flush=True)
+            print(
+                f"Demo ready. Open http://{args.host}:{args.port}/#token={token}&story={featured}", flush=True
+            )
             yield
 
     configure_logging()
@@ -83,7 +86,9 @@ def _token(args: argparse.Namespace) -> None:
     secret = os.environ.get("JWT_SECRET", "")
     if len(secret.encode()) < 32:
         raise SettingsError("JWT_SECRET is required (at least 32 bytes)")
-    issuer = JwtTokenIssuer(secret, audience=os.environ.get("JWT_AUDIENCE"), issuer=os.environ.get("JWT_ISSUER"))
+    issuer = JwtTokenIssuer(
+        secret, audience=os.environ.get("JWT_AUDIENCE"), issuer=os.environ.get("JWT_ISSUER")
+    )
     print(issuer.issue(parse_story_id(args.user_id, "user_id"), ttl_seconds=args.ttl))
 
 
@@ -106,7 +111,9 @@ def _init_db(args: argparse.Namespace) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codestory-progress", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the gateway (settings from the environment)").set_defaults(run=_serve)
+    commands.add_parser("serve", help="run the gateway (settings from the environment)").set_defaults(
+        run=_serve
+    )
     demo = commands.add_parser("demo", help="run on in-memory adapters with a simulated worker")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)

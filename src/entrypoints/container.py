@@ -32,7 +32,10 @@ from entrypoints.settings import Settings
 async def open_redis(url: str) -> AsyncIterator[Redis]:
     """No retries inside redis-py: a failure must reach the hub, which resubscribes and resyncs."""
     client = Redis.from_url(
-        url, socket_connect_timeout=2.0, socket_keepalive=True, health_check_interval=10,
+        url,
+        socket_connect_timeout=2.0,
+        socket_keepalive=True,
+        health_check_interval=10,
         retry=Retry(NoBackoff(), 0),
     )
     try:
@@ -79,7 +82,10 @@ class Container(containers.DeclarativeContainer):
     publisher = providers.Selector(
         settings.provided.backend,
         real=providers.Singleton(
-            RedisProgressPublisher, client=redis, codec=codec, keys=keys,
+            RedisProgressPublisher,
+            client=redis,
+            codec=codec,
+            keys=keys,
             ttl_seconds=settings.provided.snapshot_ttl_seconds,
         ),
         memory=memory_broker,

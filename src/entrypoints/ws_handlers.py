@@ -6,6 +6,8 @@ them only 1006). The token comes from `Sec-WebSocket-Protocol: bearer, <JWT>` or
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import WebSocket, websocket
 from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
@@ -13,6 +15,8 @@ from litestar.params import FromPath, SkipValidation
 
 from domain.errors import ClientGone, Closure
 from entrypoints.services import Services
+
+Socket = WebSocket[Any, Any, Any]
 
 CLOSE_CODES: dict[Closure, int] = {
     Closure.INVALID_TOKEN: 4001,
@@ -31,12 +35,12 @@ CLOSE_CODES: dict[Closure, int] = {
 class LitestarClientSocket:
     """The `ClientSocket` port over a Litestar WebSocket that is already accepted."""
 
-    def __init__(self, socket: WebSocket) -> None:
+    def __init__(self, socket: Socket) -> None:
         self._socket = socket
 
     async def send(self, text: str) -> None:
         try:
-            await self._socket.send({"type": "websocket.send", "text": text})
+            await self._socket.send({"type": "websocket.send", "text": text, "bytes": None})
         except (WebSocketDisconnect, OSError, RuntimeError) as exc:
             raise ClientGone(str(exc)) from exc
 
@@ -57,7 +61,7 @@ class LitestarClientSocket:
             raise ClientGone(str(exc)) from exc
 
 
-async def _accepted(socket: WebSocket, services: Services) -> tuple[LitestarClientSocket, str | None] | None:
+async def _accepted(socket: Socket, services: Services) -> tuple[LitestarClientSocket, str | None] | None:
     """Refuse foreign origins at the handshake; otherwise accept and return the client and its token."""
     allowed = services.settings.allowed_origins
     if allowed and socket.headers.get("origin") not in allowed:
@@ -73,13 +77,13 @@ async def _accepted(socket: WebSocket, services: Services) -> tuple[LitestarClie
 
 @websocket("/ws/stories/{story_id:str}/progress")
 async def story_progress(
-    socket: WebSocket, story_id: FromPath[str], services: NamedDependency[SkipValidation[Services]]
+    socket: Socket, story_id: FromPath[str], services: NamedDependency[SkipValidation[Services]]
 ) -> None:
     if (accepted := await _accepted(socket, services)) is not None:
         await services.gateway.story(accepted[0], accepted[1], story_id)
 
 
 @websocket("/ws/user/stories")
-async def user_stories(socket: WebSocket, services: NamedDependency[SkipValidation[Services]]) -> None:
+async def user_stories(socket: Socket, services: NamedDependency[SkipValidation[Services]]) -> None:
     if (accepted := await _accepted(socket, services)) is not None:
         await services.gateway.dashboard(accepted[0], accepted[1])
