@@ -173,9 +173,12 @@ class ProgressHub:
             self._spawn(self._resync())
 
     def _dispatch(self, update: ProgressUpdate) -> None:
-        frame = self._frame(update)
         self._metrics.update_received((datetime.now(UTC) - update.updated_at).total_seconds())
-        self._offer_all(self._by_story.get(update.story_id, ()), frame)
+        watchers = self._by_story.get(update.story_id, ())
+        if not watchers and not self._by_user:
+            return
+        frame = self._frame(update)
+        self._offer_all(watchers, frame)
         if self._by_user:
             self._owners.route(frame, self._spawn)
 
