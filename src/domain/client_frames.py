@@ -26,7 +26,9 @@ def read_frame(message: str | bytes, max_bytes: int) -> ClientFrame | Closure:
     """Classify one client message, or say why the connection must end because of it."""
     if isinstance(message, bytes):
         return Closure.BINARY
-    if len(message) > max_bytes or (len(message) * 4 > max_bytes and len(message.encode()) > max_bytes):
+    if len(message) > max_bytes or (
+        len(message) * 4 > max_bytes and len(message.encode(errors="surrogatepass")) > max_bytes
+    ):
         return Closure.TOO_BIG
     if message in ("ping", "pong", "status"):
         return ClientFrame(Command(message))

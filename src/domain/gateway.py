@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from functools import partial
 from uuid import UUID
 
 from domain.access import AccessPolicy
@@ -32,14 +33,20 @@ class Gateway:
     async def story(self, socket: ClientSocket, token: str | None, raw_story_id: str) -> None:
         async def open_watch(principal: Principal) -> tuple[AbstractAsyncContextManager[Outbox], Refresh]:
             story_id = await self._policy.story_for(principal, raw_story_id)
-            return self._hub.watch_story(story_id, principal.user_id), self._refresher([story_id])
+
+            async def just_this_one() -> list[UUID]:
+                return [story_id]
+
+            return self._hub.watch_story(story_id, principal.user_id), self._refresher(just_this_one)
 
         await self._serve("story", socket, token, open_watch)
 
     async def dashboard(self, socket: ClientSocket, token: str | None) -> None:
         async def open_watch(principal: Principal) -> tuple[AbstractAsyncContextManager[Outbox], Refresh]:
             story_ids = await self._policy.stories_of(principal)
-            return self._hub.watch_user(principal.user_id, story_ids), self._refresher([])
+            return self._hub.watch_user(principal.user_id, story_ids), self._refresher(
+                partial(self._policy.stories_of, principal)
+            )
 
         await self._serve("dashboard", socket, token, open_watch)
 
@@ -67,10 +74,15 @@ class Gateway:
         if closure is not None:
             await self._close(socket, closure)
 
-    def _refresher(self, story_ids: list[UUID]) -> Refresh:
+    def _refresher(self, story_ids: Callable[[], Awaitable[list[UUID]]]) -> Refresh:
+        """`status`: offer the stored snapshots (only newer ones are kept), then resend what is held."""
+
         async def refresh(outbox: Outbox) -> None:
-            if outbox.resend_latest() == 0:
-                await self._hub.offer_snapshots(outbox, story_ids)
+            try:
+                await self._hub.offer_snapshots(outbox, await story_ids())
+            except DirectoryUnavailable as exc:
+                logger.warning("status answered from held state only: %s", exc)
+            outbox.resend_latest()
 
         return refresh
 

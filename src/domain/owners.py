@@ -1,8 +1,10 @@
 """Routing of updates to dashboards by story owner, with each owner looked up once.
 
 Ownership never changes, so owners are cached (bounded). An update whose owner is unknown waits
-for one lookup, together with the updates of the same story that arrive meanwhile, so dashboards
-still see them in order and the dispatch loop never waits for the directory.
+for the lookup, together with the updates of the same story that arrive meanwhile, so dashboards
+see them in order and the dispatch loop never waits for the directory. A story the directory
+does not know yet (its row not committed or not replicated) is looked up again with backoff,
+so its dashboard still ends holding its latest state.
 """
 
 from __future__ import annotations
@@ -30,52 +32,60 @@ class OwnerCache:
         deliver: Deliver,
         *,
         size: int = 100_000,
-        unknown_ttl: float = 5.0,
+        retry_after: float = 0.5,
+        attempts: int = 6,
         timeout: float = 1.5,
+        max_waiting: int = 32,
     ) -> None:
         self._directory = directory
         self._deliver = deliver
         self._size = size
-        self._unknown_ttl = unknown_ttl
+        self._retry_after = retry_after
+        self._attempts = attempts
         self._timeout = timeout
+        self._max_waiting = max_waiting
         self._owners: dict[UUID, UUID] = {}
-        self._unknown: dict[UUID, float] = {}
         self._waiting: dict[UUID, list[Frame]] = {}
 
     def remember(self, story_id: UUID, owner: UUID) -> None:
         self._owners[story_id] = owner
-        self._unknown.pop(story_id, None)
-        _trim(self._owners, self._size)
+        while len(self._owners) > self._size:
+            del self._owners[next(iter(self._owners))]
 
     def route(self, frame: Frame, spawn: Spawn) -> None:
         story_id = frame.update.story_id
         owner = self._owners.get(story_id)
         if owner is not None:
             self._deliver(owner, frame)
-        elif story_id in self._waiting:
-            self._waiting[story_id].append(frame)
-        elif self._unknown.get(story_id, 0.0) <= asyncio.get_running_loop().time():
+        elif (waiting := self._waiting.get(story_id)) is not None:
+            waiting.append(frame)
+            del waiting[: -self._max_waiting]
+        elif len(self._waiting) < self._size:
             self._waiting[story_id] = [frame]
             spawn(self._resolve(story_id))
+        else:
+            logger.warning("too many stories of unknown owner; dashboards miss story %s", story_id)
 
     async def _resolve(self, story_id: UUID) -> None:
-        owner: UUID | None = None
+        """Look the owner up, retrying with backoff while the directory does not know the story."""
+        delay = self._retry_after
+        try:
+            for _ in range(self._attempts):
+                if (owner := await self._lookup(story_id)) is not None:
+                    self.remember(story_id, owner)
+                    for frame in self._waiting.pop(story_id, []):
+                        self._deliver(owner, frame)
+                    return
+                await asyncio.sleep(delay)
+                delay *= 2
+            logger.warning("no owner found for story %s; its updates skip dashboards", story_id)
+        finally:
+            self._waiting.pop(story_id, None)
+
+    async def _lookup(self, story_id: UUID) -> UUID | None:
         try:
             async with asyncio.timeout(self._timeout):
-                owner = await self._directory.owner_of(story_id)
+                return await self._directory.owner_of(story_id)
         except (DirectoryUnavailable, TimeoutError) as exc:
-            logger.warning("owner of story %s unknown, dashboards miss an update: %r", story_id, exc)
-        frames = self._waiting.pop(story_id, [])
-        if owner is None:
-            self._unknown[story_id] = asyncio.get_running_loop().time() + self._unknown_ttl
-            _trim(self._unknown, self._size)
-            return
-        self.remember(story_id, owner)
-        for frame in frames:
-            self._deliver(owner, frame)
-
-
-def _trim(entries: dict[UUID, Any], size: int) -> None:
-    """Forget the oldest entries (dicts keep insertion order) once over `size`."""
-    while len(entries) > size:
-        del entries[next(iter(entries))]
+            logger.warning("owner of story %s not known yet: %r", story_id, exc)
+            return None

@@ -43,7 +43,7 @@ class ProgressHub:
         self._metrics = metrics
         self._backoff = backoff or Backoff()
         self._outbox_limit = outbox_limit
-        self._owners = OwnerCache(directory, self._deliver_to_owner, unknown_ttl=1.0)
+        self._owners = OwnerCache(directory, self._deliver_to_owner)
         self._directory = directory
         self._by_story: defaultdict[UUID, set[Outbox]] = defaultdict(set)
         self._by_user: defaultdict[UUID, set[Outbox]] = defaultdict(set)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -96,6 +97,6 @@ def _number(
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a number, not {raw[:20]!r}") from None
-    if value < minimum or (maximum is not None and value > maximum):
+    if not math.isfinite(value) or value < minimum or (maximum is not None and value > maximum):
         raise SettingsError(f"{name} must be between {minimum} and {maximum or 'any'}")
     return value

@@ -1,0 +1,78 @@
+"""The command line: `serve` with a bad environment stops at once with one line naming the variable."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from entrypoints.cli import main
+
+VALID = {
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "DATABASE_URL": "postgresql+asyncpg://app@127.0.0.1:5432/app",
+    "JWT_SECRET": "s" * 32,
+}
+
+
+@pytest.fixture
+def empty_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        monkeypatch.delenv(name)
+
+
+@pytest.mark.usefixtures("empty_environment")
+def test_serve_without_any_setting_exits_2_naming_the_first_variable(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["serve"]) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == ["codestory-progress serve: REDIS_URL is required"]
+
+
+@pytest.mark.usefixtures("empty_environment")
+@pytest.mark.parametrize(
+    ("missing", "malformed", "variable"),
+    [
+        ("DATABASE_URL", {}, "DATABASE_URL"),
+        ("JWT_SECRET", {}, "JWT_SECRET"),
+        ("", {"KEEPALIVE_SECONDS": "soon"}, "KEEPALIVE_SECONDS"),
+        ("", {"JWT_ALGORITHMS": "none"}, "JWT_ALGORITHMS"),
+        ("", {"PORT": "nan"}, "PORT"),
+    ],
+    ids=["no-database-url", "no-jwt-secret", "keepalive-not-a-number", "algorithm-none", "port-nan"],
+)
+def test_serve_names_the_one_bad_variable(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    missing: str,
+    malformed: dict[str, str],
+    variable: str,
+) -> None:
+    for name, value in {**VALID, **malformed}.items():
+        if name != missing:
+            monkeypatch.setenv(name, value)
+
+    assert main(["serve"]) == 2
+
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("codestory-progress serve: ")
+    assert variable in lines[0]
+
+
+@pytest.mark.usefixtures("empty_environment")
+def test_token_without_a_secret_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["token", "6f1c2c4e-0000-4000-8000-000000000000"]) == 2
+
+    assert "JWT_SECRET" in capsys.readouterr().err
+
+
+def test_an_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["launch"])
+
+    assert exited.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err

@@ -1,0 +1,86 @@
+"""Codec: encode then decode is the identity on valid updates; bytes decode or raise InvalidUpdate."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adapters.json_codec import JsonCodec
+from domain.progress import InvalidUpdate, ProgressUpdate, StoryStatus
+
+BOUNDED = settings(max_examples=200, deadline=None)
+
+# The wire carries a fixed offset in whole minutes (RFC 3339); a zone's folds and gaps have no place on it.
+offsets = st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1).map(
+    lambda m: timezone(timedelta(minutes=m))
+)
+updates = st.builds(
+    ProgressUpdate,
+    story_id=st.uuids(),
+    status=st.sampled_from(StoryStatus),
+    progress_percent=st.integers(min_value=0, max_value=100),
+    current_step=st.text(max_size=60),
+    updated_at=st.datetimes(timezones=offsets),
+    seq=st.none() | st.integers(min_value=0, max_value=2**63 - 1),
+)
+
+
+@BOUNDED
+@given(updates)
+def test_encode_then_decode_gives_back_the_same_update(update: ProgressUpdate) -> None:
+    codec = JsonCodec()
+
+    decoded = codec.decode(codec.encode_bytes(update))
+
+    assert decoded == update
+    assert decoded.updated_at.utcoffset() == update.updated_at.utcoffset()
+    assert codec.decode(codec.encode(update)) == update
+
+
+@BOUNDED
+@given(updates)
+def test_the_wire_has_the_contract_fields_and_seq_only_when_set(update: ProgressUpdate) -> None:
+    wire = json.loads(JsonCodec().encode(update))
+
+    expected = {"story_id", "status", "progress_percent", "current_step", "updated_at"}
+    assert set(wire) == (expected | {"seq"} if update.seq is not None else expected)
+    assert wire["status"] == update.status.value
+
+
+def _decode(raw: bytes) -> ProgressUpdate | InvalidUpdate:
+    try:
+        return JsonCodec().decode(raw)
+    except InvalidUpdate as refused:
+        return refused
+
+
+@BOUNDED
+@given(st.binary(max_size=200) | st.text(max_size=100).map(str.encode))
+def test_decoding_arbitrary_bytes_raises_only_invalid_update(raw: bytes) -> None:
+    outcome = _decode(raw)
+
+    if isinstance(outcome, InvalidUpdate):
+        assert outcome.field in {"payload", "story_id", "status", "progress_percent", "current_step"}
+    else:
+        assert isinstance(outcome, ProgressUpdate)
+
+
+@pytest.mark.parametrize("raw", [b"", b"{", b"\xff\xfe", b"not json", b'{"story_id": "a"} trailing'])
+def test_bytes_that_are_not_json_are_refused_as_payload(raw: bytes) -> None:
+    with pytest.raises(InvalidUpdate) as refused:
+        JsonCodec().decode(raw)
+
+    assert refused.value.field == "payload"
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_deeply_nested_json_is_refused_as_payload(depth: int) -> None:
+    """A small hostile message (1 kB of '[') must be an invalid update, not a RecursionError."""
+    with pytest.raises(InvalidUpdate) as refused:
+        JsonCodec().decode(b"[" * depth + b"]" * depth)
+
+    assert refused.value.field == "payload"

@@ -1,0 +1,192 @@
+"""The per-subscriber outbox: conflation within a status, never across one; stale updates dropped."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from adapters.json_codec import JsonCodec
+from domain.errors import Closure
+from domain.outbox import Offer, Outbox
+from domain.progress import Frame, StoryStatus
+from tests.unit.conftest import update
+
+S = StoryStatus
+CODEC = JsonCodec()
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def frame(story: UUID, status: StoryStatus, percent: int, seq: int | None, at: datetime = T0) -> Frame:
+    progress = update(story, status, percent, seq=seq, at=at)
+    return Frame(progress, CODEC.encode(progress))
+
+
+def drain(outbox: Outbox) -> list[Any]:
+    """Everything the client would receive now, progress decoded, control text as is."""
+    received: list[Any] = []
+    while (text := outbox.pop()) is not None:
+        received.append(json.loads(text) if text.startswith("{") else text)
+    return received
+
+
+def seen(outbox: Outbox) -> list[tuple[str, int, int | None]]:
+    return [(m["status"], m["progress_percent"], m.get("seq")) for m in drain(outbox)]
+
+
+def test_percent_updates_within_one_status_merge_into_the_newest() -> None:
+    story, outbox = uuid.uuid4(), Outbox()
+
+    offers = [outbox.offer(frame(story, S.GENERATING, p, seq)) for seq, p in enumerate([10, 20, 30], 1)]
+
+    assert offers == [Offer.QUEUED, Offer.MERGED, Offer.MERGED]
+    assert seen(outbox) == [("generating", 30, 3)]
+
+
+def test_a_status_change_is_never_merged_away() -> None:
+    story, outbox = uuid.uuid4(), Outbox()
+    script = [(S.ANALYZING, 10), (S.ANALYZING, 20), (S.GENERATING, 40), (S.GENERATING, 50), (S.COMPLETE, 100)]
+
+    for seq, (status, percent) in enumerate(script, 1):
+        outbox.offer(frame(story, status, percent, seq))
+
+    assert seen(outbox) == [("analyzing", 20, 2), ("generating", 50, 4), ("complete", 100, 5)]
+
+
+def test_a_status_that_comes_back_is_queued_again_not_merged_into_its_first_run() -> None:
+    story, outbox = uuid.uuid4(), Outbox()
+
+    for seq, status in enumerate([S.ANALYZING, S.GENERATING, S.ANALYZING], 1):
+        outbox.offer(frame(story, status, 10, seq))
+
+    assert seen(outbox) == [("analyzing", 10, 1), ("generating", 10, 2), ("analyzing", 10, 3)]
+
+
+def test_the_terminal_state_is_kept_after_earlier_updates_merge() -> None:
+    story, outbox = uuid.uuid4(), Outbox()
+    outbox.offer(frame(story, S.SYNTHESIZING, 70, 1))
+    outbox.offer(frame(story, S.SYNTHESIZING, 85, 2))
+    outbox.offer(frame(story, S.FAILED, 85, 3))
+
+    assert seen(outbox)[-1] == ("failed", 85, 3)
+
+
+def test_stories_are_merged_independently() -> None:
+    first, second, outbox = uuid.uuid4(), uuid.uuid4(), Outbox()
+    outbox.offer(frame(first, S.GENERATING, 10, 1))
+    outbox.offer(frame(second, S.GENERATING, 10, 1))
+    outbox.offer(frame(first, S.GENERATING, 20, 2))
+
+    received = drain(outbox)
+
+    assert [(m["story_id"], m["progress_percent"]) for m in received] == [(str(first), 20), (str(second), 10)]
+
+
+def test_a_live_update_with_an_older_or_equal_seq_is_dropped() -> None:
+    story, outbox = uuid.uuid4(), Outbox()
+    outbox.offer(frame(story, S.GENERATING, 50, 5))
+    drain(outbox)
+
+    assert outbox.offer(frame(story, S.GENERATING, 40, 4)) is Offer.STALE
+    assert outbox.offer(frame(story, S.GENERATING, 50, 5)) is Offer.STALE
+    assert drain(outbox) == []
+
+
+def test_a_snapshot_is_taken_only_when_newer_than_what_is_held() -> None:
+    story, outbox = uuid.uuid4(), Outbox()
+    outbox.offer(frame(story, S.GENERATING, 50, 5))
+
+    assert outbox.offer(frame(story, S.GENERATING, 50, 5), live=False) is Offer.STALE
+    assert outbox.offer(frame(story, S.GENERATING, 40, 4), live=False) is Offer.STALE
+    assert outbox.offer(frame(story, S.COMPLETE, 100, 6), live=False) is Offer.QUEUED
+
+
+def test_a_seq_less_snapshot_older_than_what_is_held_is_dropped() -> None:
+    story, outbox = uuid.uuid4(), Outbox()
+    outbox.offer(frame(story, S.GENERATING, 50, None, at=T0))
+
+    assert outbox.offer(frame(story, S.ANALYZING, 10, None, at=T0 - timedelta(seconds=1)), live=False) is (
+        Offer.STALE
+    )
+    assert seen(outbox) == [("generating", 50, None)]
+
+
+def test_seq_less_live_updates_are_kept_in_arrival_order_whatever_their_clock() -> None:
+    story, outbox = uuid.uuid4(), Outbox()
+    outbox.offer(frame(story, S.ANALYZING, 10, None, at=T0))
+    outbox.offer(frame(story, S.GENERATING, 40, None, at=T0 - timedelta(seconds=5)))
+    drain(outbox)
+    outbox.offer(frame(story, S.COMPLETE, 100, None, at=T0 - timedelta(seconds=9)))
+
+    assert seen(outbox) == [("complete", 100, None)]
+
+
+def test_resend_latest_queues_the_held_state_of_every_story_once() -> None:
+    first, second, outbox = uuid.uuid4(), uuid.uuid4(), Outbox()
+    outbox.offer(frame(first, S.GENERATING, 40, 4))
+    outbox.offer(frame(second, S.COMPLETE, 100, 9))
+    drain(outbox)
+    outbox.offer(frame(first, S.GENERATING, 45, 5))
+
+    assert outbox.resend_latest() == 2
+    assert sorted(seen(outbox)) == [("complete", 100, 9), ("generating", 45, 5)]
+
+
+def test_resend_latest_with_nothing_held_sends_nothing() -> None:
+    outbox = Outbox()
+
+    assert outbox.resend_latest() == 0
+    assert drain(outbox) == []
+
+
+def test_control_texts_are_never_merged_or_dropped() -> None:
+    outbox = Outbox()
+    for text in ["pong", "pong", "ping", "auth ok"]:
+        outbox.push_text(text)
+
+    assert drain(outbox) == ["pong", "pong", "ping", "auth ok"]
+
+
+def test_overflow_closes_the_outbox_as_a_slow_client() -> None:
+    outbox = Outbox(limit=3)
+    for n in range(3):
+        outbox.offer(frame(uuid.uuid4(), S.GENERATING, n, 1))
+
+    assert outbox.closure is None
+    outbox.push_text("ping")
+    assert outbox.closure is Closure.SLOW_CLIENT
+
+
+def test_the_first_close_reason_wins() -> None:
+    outbox = Outbox()
+    outbox.close(Closure.SHUTDOWN)
+    outbox.close(Closure.SLOW_CLIENT)
+
+    assert outbox.closure is Closure.SHUTDOWN
+
+
+def test_after_reset_order_a_restarted_seq_is_taken() -> None:
+    """A broker that lost its data counts seq from 1 again; the subscriber must not freeze on the old seq."""
+    story, outbox = uuid.uuid4(), Outbox()
+    outbox.offer(frame(story, S.GENERATING, 50, 40))
+    drain(outbox)
+
+    outbox.reset_order()
+
+    assert outbox.offer(frame(story, S.ANALYZING, 5, 1)) is Offer.QUEUED
+    assert outbox.offer(frame(story, S.ANALYZING, 4, 1)) is Offer.STALE
+    assert seen(outbox) == [("analyzing", 5, 1)]
+
+
+async def test_wait_returns_once_something_is_queued_or_the_outbox_closes() -> None:
+    outbox = Outbox()
+    await outbox.wait(0.01)
+    outbox.push_text("pong")
+    await outbox.wait(None)
+
+    assert outbox.pop() == "pong"
+    outbox.close(Closure.SHUTDOWN)
+    await outbox.wait(None)
+    assert outbox.closure is Closure.SHUTDOWN

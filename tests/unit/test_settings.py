@@ -1,0 +1,115 @@
+"""load_settings: what `serve` needs from the environment, and one error naming each bad variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from entrypoints.settings import Settings, SettingsError, load_settings
+
+SECRET = "s" * 32
+PEM = "-----BEGIN PUBLIC KEY-----\nMFkw...\n-----END PUBLIC KEY-----"
+VALID = {
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "DATABASE_URL": "postgresql+asyncpg://app@127.0.0.1:5432/app",
+    "JWT_SECRET": SECRET,
+}
+
+
+def test_the_required_variables_are_enough_and_the_rest_has_contract_defaults() -> None:
+    settings = load_settings(VALID)
+
+    assert settings == Settings(
+        jwt_key=SECRET, redis_url=VALID["REDIS_URL"], database_url=VALID["DATABASE_URL"]
+    )
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert (settings.keepalive_seconds, settings.slow_client_seconds) == (30.0, 30.0)
+    assert settings.snapshot_ttl_seconds == 604800
+    assert settings.jwt_algorithms == ("HS256",)
+    assert settings.allowed_origins == ()
+
+
+def test_every_variable_is_read() -> None:
+    settings = load_settings(
+        {
+            **VALID,
+            "JWT_ALGORITHMS": "HS256, HS512",
+            "JWT_AUDIENCE": "codestory",
+            "JWT_ISSUER": "https://auth.example",
+            "HOST": "10.1.2.3",
+            "PORT": "9000",
+            "ALLOWED_ORIGINS": "https://a.example, https://b.example,",
+            "KEEPALIVE_SECONDS": "12.5",
+            "SLOW_CLIENT_SECONDS": "7",
+            "SNAPSHOT_TTL_SECONDS": "3600",
+            "REDIS_KEY_PREFIX": "prod:",
+        }
+    )
+
+    assert settings.jwt_algorithms == ("HS256", "HS512")
+    assert (settings.jwt_audience, settings.jwt_issuer) == ("codestory", "https://auth.example")
+    assert (settings.host, settings.port) == ("10.1.2.3", 9000)
+    assert settings.allowed_origins == ("https://a.example", "https://b.example")
+    assert (settings.keepalive_seconds, settings.slow_client_seconds) == (12.5, 7.0)
+    assert (settings.snapshot_ttl_seconds, settings.redis_key_prefix) == (3600, "prod:")
+
+
+def test_a_public_key_selects_rs256() -> None:
+    env = {k: v for k, v in VALID.items() if k != "JWT_SECRET"}
+
+    settings = load_settings({**env, "JWT_PUBLIC_KEY": PEM})
+
+    assert (settings.jwt_key, settings.jwt_algorithms) == (PEM, ("RS256",))
+
+
+@pytest.mark.parametrize(
+    ("changes", "variable"),
+    [
+        ({"REDIS_URL": None}, "REDIS_URL"),
+        ({"REDIS_URL": "  "}, "REDIS_URL"),
+        ({"REDIS_URL": "http://127.0.0.1:6379"}, "REDIS_URL"),
+        ({"DATABASE_URL": None}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgresql://app@db/app"}, "DATABASE_URL"),
+        ({"JWT_SECRET": None}, "JWT_SECRET"),
+        ({"JWT_SECRET": "too-short"}, "JWT_SECRET"),
+        ({"JWT_SECRET": "é" * 15}, "JWT_SECRET"),
+        ({"JWT_ALGORITHMS": "RS256"}, "JWT_ALGORITHMS"),
+        ({"JWT_ALGORITHMS": "none"}, "JWT_ALGORITHMS"),
+        ({"JWT_ALGORITHMS": " , "}, "JWT_ALGORITHMS"),
+        ({"JWT_SECRET": None, "JWT_PUBLIC_KEY": PEM, "JWT_ALGORITHMS": "HS256"}, "JWT_ALGORITHMS"),
+        ({"JWT_SECRET": None, "JWT_PUBLIC_KEY": "not a key"}, "JWT_PUBLIC_KEY"),
+        ({"KEEPALIVE_SECONDS": "thirty"}, "KEEPALIVE_SECONDS"),
+        ({"KEEPALIVE_SECONDS": "0"}, "KEEPALIVE_SECONDS"),
+        ({"SLOW_CLIENT_SECONDS": "-1"}, "SLOW_CLIENT_SECONDS"),
+        ({"SNAPSHOT_TTL_SECONDS": "week"}, "SNAPSHOT_TTL_SECONDS"),
+        ({"SNAPSHOT_TTL_SECONDS": "0"}, "SNAPSHOT_TTL_SECONDS"),
+        ({"PORT": "http"}, "PORT"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"PORT": "-1"}, "PORT"),
+    ],
+)
+def test_a_missing_or_malformed_variable_is_named(changes: dict[str, str | None], variable: str) -> None:
+    env = {**VALID, **changes}
+
+    with pytest.raises(SettingsError) as refused:
+        load_settings({k: v for k, v in env.items() if v is not None})
+
+    assert variable in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "variable", ["KEEPALIVE_SECONDS", "SLOW_CLIENT_SECONDS", "SNAPSHOT_TTL_SECONDS", "PORT"]
+)
+def test_nan_is_a_malformed_number(variable: str) -> None:
+    """float("nan") parses, but compares false with every bound: it must not slip through or crash."""
+    with pytest.raises(SettingsError) as refused:
+        load_settings({**VALID, variable: "nan"})
+
+    assert variable in str(refused.value)
+
+
+def test_the_secret_never_appears_in_the_error() -> None:
+    with pytest.raises(SettingsError) as refused:
+        load_settings({**VALID, "JWT_SECRET": "hunter2-secret"})
+
+    assert "hunter2" not in str(refused.value)
