@@ -1,9 +1,9 @@
 """The progress hub: one broker subscription per process, fanned out to per-subscriber outboxes.
 
 Stories are routed to their own watchers and, through the story's owner, to that owner's
-dashboards, so a story created after a dashboard connected still reaches it. The listener is
-supervised: when the broker fails it is restarted with backoff, and once it is subscribed
-again every subscriber is offered the current snapshots (the outbox keeps only newer ones).
+dashboards, so a story created after a dashboard connected still reaches it. Each time the
+supervised listener subscribes again, every subscriber is offered the current snapshots (the
+outbox keeps only newer ones).
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from uuid import UUID
 
 from domain.backoff import Backoff
 from domain.errors import Closure, DirectoryUnavailable, FeedUnavailable
+from domain.listener import FeedListener
 from domain.outbox import Offer, Outbox
 from domain.owners import OwnerCache
-from domain.ports import FrameEncoder, Metrics, ProgressFeed, Rejected, StoryDirectory, Subscribed
+from domain.ports import FrameEncoder, Metrics, ProgressFeed, StoryDirectory
 from domain.progress import Frame, ProgressUpdate
 
 logger = logging.getLogger(__name__)
@@ -41,29 +42,32 @@ class ProgressHub:
         self._feed = feed
         self._encoder = encoder
         self._metrics = metrics
-        self._backoff = backoff or Backoff()
         self._outbox_limit = outbox_limit
         self._owners = OwnerCache(directory, self._deliver_to_owner)
         self._directory = directory
         self._by_story: defaultdict[UUID, set[Outbox]] = defaultdict(set)
         self._by_user: defaultdict[UUID, set[Outbox]] = defaultdict(set)
-        self._listener: asyncio.Task[None] | None = None
+        self._listener = FeedListener(
+            feed, metrics, backoff or Backoff(), self._on_subscribed, self._dispatch
+        )
+        self._listening: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing: Closure | None = None
-        self._subscribed_before = False
         self._left = asyncio.Event()
-        self.ready = False
+
+    @property
+    def ready(self) -> bool:
+        return self._listener.ready
 
     async def start(self) -> None:
-        self._listener = asyncio.create_task(self._listen_forever(), name="progress-listener")
+        self._listening = asyncio.create_task(self._listener.run_forever(), name="progress-listener")
 
     async def stop(self) -> None:
         self.close_all(Closure.SHUTDOWN)
-        for task in [self._listener, *self._tasks]:
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*(t for t in [self._listener, *self._tasks] if t), return_exceptions=True)
-        self.ready = False
+        tasks = [t for t in [self._listening, *self._tasks] if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def close_all(self, closure: Closure) -> int:
         """End every session, and every one that starts from now on, with `closure`."""
@@ -141,33 +145,9 @@ class ProgressHub:
     def _frame(self, update: ProgressUpdate) -> Frame:
         return Frame(update, self._encoder.encode(update))
 
-    async def _listen_forever(self) -> None:
-        attempt = 0
-        while True:
-            try:
-                async for event in self._feed.events():
-                    if isinstance(event, Subscribed):
-                        attempt = 0
-                        self._on_subscribed()
-                    elif isinstance(event, Rejected):
-                        logger.warning("dropped message on %s: %s", event.channel, event.reason)
-                        self._metrics.update_rejected(event.reason.split(":", 1)[0])
-                    else:
-                        self._dispatch(event)
-                raise FeedUnavailable("the feed ended")
-            except FeedUnavailable as exc:
-                logger.warning("progress listener lost the broker: %s", exc)
-            except Exception:
-                logger.exception("progress listener failed")
-            self.ready = False
-            self._metrics.listener_restarted()
-            await asyncio.sleep(self._backoff.delay(attempt))
-            attempt += 1
-
-    def _on_subscribed(self) -> None:
-        resubscribed, self._subscribed_before = self._subscribed_before, True
-        self.ready = True
-        if resubscribed:
+    def _on_subscribed(self, again: bool) -> None:
+        """After a resubscription, seqs may have restarted and updates been missed: resync."""
+        if again:
             for outbox in self._all_outboxes():
                 outbox.reset_order()
             self._spawn(self._resync())
