@@ -8,6 +8,7 @@ binary fails the run with a message that names it: nothing is ever skipped.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -16,13 +17,17 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
+from websockets.asyncio.client import ClientConnection
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -118,9 +123,9 @@ class Database:
 
     def create(self) -> Database:
         asyncio.run(self._admin(f'CREATE DATABASE "{self.name}"'))
-        asyncio.run(self._run_in_db(
-            "CREATE TABLE stories (id uuid PRIMARY KEY, user_id uuid NOT NULL, title text)"
-        ))
+        asyncio.run(
+            self._run_in_db("CREATE TABLE stories (id uuid PRIMARY KEY, user_id uuid NOT NULL, title text)")
+        )
         return self
 
     def drop(self) -> None:
@@ -137,7 +142,10 @@ class Database:
         try:
             conn = await asyncpg.connect(SHARED_POSTGRES, timeout=5)
         except (OSError, asyncpg.PostgresError) as exc:
-            pytest.fail(f"PostgreSQL is not reachable at {SHARED_POSTGRES} ({exc!r}); start it or set TEST_POSTGRES_DSN")
+            pytest.fail(
+                f"PostgreSQL is not reachable at {SHARED_POSTGRES} ({exc!r}); "
+                "start it or set TEST_POSTGRES_DSN"
+            )
         try:
             await conn.execute(sql)
         finally:
@@ -158,7 +166,9 @@ class GatewayProcess:
     env: dict[str, str]
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
-    log_path: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="gateway-", suffix=".log")[1]))
+    log_path: Path = field(
+        default_factory=lambda: Path(tempfile.mkstemp(prefix="gateway-", suffix=".log")[1])
+    )
 
     @property
     def http(self) -> str:
@@ -197,7 +207,150 @@ class GatewayProcess:
         if self.process is not None and self.process.poll() is not None:
             pytest.fail(f"the gateway exited with {self.process.returncode}:\n{self.log()}")
         try:
-            with urllib.request.urlopen(f"{self.http}/healthz", timeout=0.5) as response:
+            with urllib.request.urlopen(f"{self.http}/healthz", timeout=0.5) as response:  # noqa: S310 (http)
                 return bool(response.status == 200)
         except OSError:
             return False
+
+
+# Helpers of the contract and integration layers (appended; nothing above depends on them).
+
+
+async def wait_for_condition(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> float:
+    """Re-run the async probe `check` until it holds and return the seconds it took, or fail naming `what`."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    deadline = start + timeout(seconds)
+    while not await check():
+        if loop.time() > deadline:
+            pytest.fail(f"timed out after {timeout(seconds):.1f} s waiting for {what}")
+        await asyncio.sleep(0.02)
+    return loop.time() - start
+
+
+async def http_json(url: str) -> tuple[int, dict[str, Any]]:
+    """GET `url` without blocking the loop; the status and the JSON body, error statuses included."""
+
+    def get() -> tuple[int, dict[str, Any]]:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout(5)) as response:  # noqa: S310 (test URL)
+                return int(response.status), json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return int(error.code), json.loads(error.read())
+
+    return await asyncio.to_thread(get)
+
+
+@dataclass
+class ProgressClient:
+    """A browser stand-in over `websockets`: reads progress messages and keeps them in arrival order."""
+
+    connection: ClientConnection
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+    async def read_until(
+        self, done: Callable[[dict[str, Any]], bool], seconds: float = 5.0
+    ) -> dict[str, Any]:
+        """Read until a progress message satisfies `done`, and return it; control texts are skipped."""
+        try:
+            async with asyncio.timeout(timeout(seconds)):
+                while True:
+                    text = await self.connection.recv()
+                    if isinstance(text, str) and text.startswith("{"):
+                        message: dict[str, Any] = json.loads(text)
+                        self.received.append(message)
+                        if done(message):
+                            return message
+        except TimeoutError:
+            pytest.fail(f"no expected message within {timeout(seconds):.1f} s; last: {self.received[-3:]}")
+
+    async def read_seq(self, seq: int, seconds: float = 5.0) -> dict[str, Any]:
+        """Read until the client holds `seq` (or a newer one)."""
+        return await self.read_until(lambda m: int(m.get("seq", 0)) >= seq, seconds)
+
+    def seqs(self) -> list[int]:
+        return [int(m["seq"]) for m in self.received if "seq" in m]
+
+
+def _postgres_binary(name: str) -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    if not found and (on_path := shutil.which(name)):
+        return Path(on_path)
+    if not found:
+        pytest.fail(
+            f"{name} is not installed (looked in /usr/lib/postgresql/*/bin and on PATH): "
+            "the tests need it for a private PostgreSQL"
+        )
+    return found[-1]
+
+
+@dataclass
+class PostgresServer:
+    """A private PostgreSQL on a free port, for tests that stop and restart it; runs as the `postgres`
+    OS user when we are root. Its data directory survives `stop()`, so `start()` brings the same data back."""
+
+    port: int = field(default_factory=free_port)
+    root: Path | None = None
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def init(self) -> PostgresServer:
+        self.root = Path(tempfile.mkdtemp(prefix="codestory-pg-"))
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.root / "data"), "-A", "trust", "-U", "postgres", "--no-sync")
+        return self
+
+    def start(self) -> PostgresServer:
+        assert self.root is not None, "init() first"
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off"
+        data, log = str(self.root / "data"), str(self.root / "server.log")
+        self._run("pg_ctl", "-D", data, "-l", log, "-o", options, "-w", "-t", "30", "start")
+        return self
+
+    def stop(self) -> None:
+        """Stop at once, as a crash would (`-m immediate`): clients see their connections cut."""
+        assert self.root is not None
+        self._run("pg_ctl", "-D", str(self.root / "data"), "-m", "immediate", "-w", "stop")
+
+    def destroy(self) -> None:
+        if self.root is None:
+            return
+        data = self.root / "data"
+        if (data / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop", check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.root = None
+
+    async def create_stories(self) -> None:
+        conn = await asyncpg.connect(self.dsn, timeout=5)
+        try:
+            await conn.execute(
+                "CREATE TABLE stories (id uuid PRIMARY KEY, user_id uuid NOT NULL, title text)"
+            )
+        finally:
+            await conn.close()
+
+    async def insert_story(self, story_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        conn = await asyncpg.connect(self.dsn, timeout=5)
+        try:
+            await conn.execute("INSERT INTO stories (id, user_id) VALUES ($1, $2)", story_id, user_id)
+        finally:
+            await conn.close()
+
+    def _run(self, tool: str, *args: str, check: bool = True) -> None:
+        command = [str(_postgres_binary(tool)), *args]
+        if os.geteuid() == 0:
+            runuser = shutil.which("runuser")
+            if runuser is None:
+                pytest.fail("runuser is not installed: needed to run PostgreSQL as the postgres user")
+            command = [runuser, "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, timeout=timeout(60), check=False)
+        if check and done.returncode != 0:
+            pytest.fail(f"{tool} failed ({done.returncode}): {done.stderr.decode(errors='replace')[-2000:]}")

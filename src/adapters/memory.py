@@ -174,7 +174,7 @@ class MemorySocket:
     def __init__(self) -> None:
         self.sent: list[str] = []
         self.closed: Closure | None = None
-        self._inbound: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+        self._inbound: asyncio.Queue[str | bytes | Closure | None] = asyncio.Queue()
         self._reading = asyncio.Event()
         self._reading.set()
         self._changed = asyncio.Event()
@@ -186,7 +186,7 @@ class MemorySocket:
         self.sent.append(text)
         self._changed.set()
 
-    async def receive(self) -> str | bytes | None:
+    async def receive(self) -> str | bytes | Closure | None:
         return await self._inbound.get()
 
     async def close(self, closure: Closure) -> None:
@@ -196,8 +196,9 @@ class MemorySocket:
     def say(self, message: str | bytes) -> None:
         self._inbound.put_nowait(message)
 
-    def leave(self) -> None:
-        self._inbound.put_nowait(None)
+    def leave(self, transport_closure: Closure | None = None) -> None:
+        """The client goes away; with a closure, as when the transport found it not reading."""
+        self._inbound.put_nowait(transport_closure)
 
     def stall(self) -> None:
         """Stop reading: every send blocks, as with a client whose TCP window is full."""

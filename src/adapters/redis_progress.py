@@ -81,6 +81,9 @@ class RedisProgressFeed:
         pubsub = self._client.pubsub()
         try:
             await self._subscribe(pubsub)
+            # Idle pooled connections may be dead after a Redis restart; the resync that follows
+            # Subscribed must not trip on them.
+            await self._client.connection_pool.disconnect(inuse_connections=False)
             yield Subscribed()
             while True:
                 try:

@@ -29,6 +29,16 @@ class Gateway:
         self._hub = hub
         self._metrics = metrics
         self._limits = limits
+        self._sessions = 0
+        self._session_ended = asyncio.Event()
+
+    async def drain(self, timeout: float) -> None:
+        """Close every session for shutdown, and wait (bounded) until each has sent its close frame."""
+        self._hub.close_all(Closure.SHUTDOWN)
+        async with asyncio.timeout(timeout):
+            while self._sessions:
+                self._session_ended.clear()
+                await self._session_ended.wait()
 
     async def story(self, socket: ClientSocket, token: str | None, raw_story_id: str) -> None:
         async def open_watch(principal: Principal) -> tuple[AbstractAsyncContextManager[Outbox], Refresh]:
@@ -51,6 +61,16 @@ class Gateway:
         await self._serve("dashboard", socket, token, open_watch)
 
     async def _serve(
+        self, endpoint: str, socket: ClientSocket, token: str | None, open_watch: _OpenWatch
+    ) -> None:
+        self._sessions += 1
+        try:
+            await self._serve_session(endpoint, socket, token, open_watch)
+        finally:
+            self._sessions -= 1
+            self._session_ended.set()
+
+    async def _serve_session(
         self, endpoint: str, socket: ClientSocket, token: str | None, open_watch: _OpenWatch
     ) -> None:
         self._metrics.connection_opened(endpoint)

@@ -76,11 +76,12 @@ class FrameEncoder(Protocol):
 
 
 class ClientSocket(Protocol):
-    """One accepted client connection; `receive` gives text, bytes, or None once it is gone."""
+    """One accepted client connection. `receive` gives text or bytes; None once the client is gone,
+    or a `Closure` when the transport itself ended the connection for one of our reasons."""
 
     async def send(self, text: str) -> None: ...
 
-    async def receive(self) -> str | bytes | None: ...
+    async def receive(self) -> str | bytes | Closure | None: ...
 
     async def close(self, closure: Closure) -> None: ...
 

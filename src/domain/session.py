@@ -98,6 +98,8 @@ class Session:
     async def _receive_loop(self) -> Closure | None:
         flood = FloodGuard(self._limits.flood_rate, self._limits.flood_burst, self._loop.time())
         while (message := await self._socket.receive()) is not None:
+            if isinstance(message, Closure):
+                return message
             self._last_heard = self._loop.time()
             frame = read_frame(message, self._limits.max_frame_bytes)
             if isinstance(frame, Closure):

@@ -47,13 +47,12 @@ class ProgressHub:
         self._directory = directory
         self._by_story: defaultdict[UUID, set[Outbox]] = defaultdict(set)
         self._by_user: defaultdict[UUID, set[Outbox]] = defaultdict(set)
-        self._listener = FeedListener(
-            feed, metrics, backoff or Backoff(), self._on_subscribed, self._dispatch
-        )
+        self._backoff = backoff or Backoff()
+        self._listener = FeedListener(feed, metrics, self._backoff, self._on_subscribed, self._dispatch)
+        self._resyncing: asyncio.Task[None] | None = None
         self._listening: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing: Closure | None = None
-        self._left = asyncio.Event()
 
     @property
     def ready(self) -> bool:
@@ -76,14 +75,6 @@ class ProgressHub:
         for outbox in outboxes:
             outbox.close(closure)
         return len(outboxes)
-
-    async def drain(self, timeout: float) -> None:
-        """Close every session for shutdown and wait (bounded) until they have all gone."""
-        self.close_all(Closure.SHUTDOWN)
-        async with asyncio.timeout(timeout):
-            while self.subscriber_count:
-                self._left.clear()
-                await self._left.wait()
 
     @property
     def subscriber_count(self) -> int:
@@ -131,7 +122,6 @@ class ProgressHub:
             index[key].discard(outbox)
             if not index[key]:
                 del index[key]
-            self._left.set()
 
     def _new_outbox(self) -> Outbox:
         outbox = Outbox(self._outbox_limit)
@@ -150,7 +140,11 @@ class ProgressHub:
         if again:
             for outbox in self._all_outboxes():
                 outbox.reset_order()
-            self._spawn(self._resync())
+            if self._resyncing is not None:
+                self._resyncing.cancel()
+            self._resyncing = asyncio.create_task(self._resync(), name="progress-resync")
+            self._tasks.add(self._resyncing)
+            self._resyncing.add_done_callback(self._tasks.discard)
 
     def _dispatch(self, update: ProgressUpdate) -> None:
         self._metrics.update_received((datetime.now(UTC) - update.updated_at).total_seconds())
@@ -171,15 +165,19 @@ class ProgressHub:
             self._metrics.updates_merged(merged)
 
     async def _resync(self) -> None:
-        """After a reconnect, offer every subscriber the snapshots it may have missed."""
-        try:
-            await self._offer_to(self._by_story, {sid: [sid] for sid in self._by_story})
-            mine: dict[UUID, list[UUID]] = {}
-            for user_id in list(self._by_user):
-                mine[user_id] = await self._directory.stories_of(user_id)
-            await self._offer_to(self._by_user, mine)
-        except (FeedUnavailable, DirectoryUnavailable) as exc:
-            logger.warning("resync cut short, the next reconnect retries it: %s", exc)
+        """After a reconnect, offer every subscriber the snapshots it may have missed; retried with
+        backoff until it succeeds, since nothing else would bring back an update lost meanwhile."""
+        attempt = 0
+        while True:
+            try:
+                await self._offer_to(self._by_story, {sid: [sid] for sid in self._by_story})
+                mine = {user_id: await self._directory.stories_of(user_id) for user_id in list(self._by_user)}
+                await self._offer_to(self._by_user, mine)
+                return
+            except (FeedUnavailable, DirectoryUnavailable) as exc:
+                logger.warning("resync failed, retrying: %s", exc)
+            await asyncio.sleep(self._backoff.delay(attempt))
+            attempt += 1
 
     async def _offer_to(self, index: defaultdict[UUID, set[Outbox]], wanted: dict[UUID, list[UUID]]) -> None:
         """Read each wanted snapshot once and encode it once, for all the outboxes of its key."""

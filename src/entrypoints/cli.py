@@ -39,7 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(args: argparse.Namespace) -> None:
     settings = load_settings(os.environ)
     configure_logging()
-    run_server(create_app(Container(settings=settings)), settings.host, settings.port)
+    run_server(
+        create_app(Container(settings=settings)), settings.host, settings.port, settings.slow_client_seconds
+    )
 
 
 def _demo(args: argparse.Namespace) -> None:

@@ -7,6 +7,7 @@ before uvicorn's own 1012 sweep.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from types import FrameType
@@ -19,6 +20,8 @@ from entrypoints.uvicorn_protocol import GatewayWebSocketProtocol
 
 logger = logging.getLogger(__name__)
 
+# The app closes frames over 4 KiB with 1009 `too_big` through a clean closing handshake; uvicorn
+# only refuses what is far larger, before buffering it (see uvicorn_protocol.handle_parser_exception).
 MAX_FRAME_BYTES = 4096
 
 
@@ -33,25 +36,34 @@ class GatewayServer(uvicorn.Server):
         self._captured_signals.clear()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Stop accepting, close every session with 1001, give clients a moment to answer the
+        close frame (a clean close in the browser), then let uvicorn finish."""
         for server in self.servers:
             server.close()
         services: Services | None = getattr(self._app.state, "services", None)
         if services is not None:
             try:
-                await services.hub.drain(timeout=3.0)
+                await services.gateway.drain(timeout=3.0)
             except TimeoutError:
-                logger.warning("%d sessions still open after 3 s", services.hub.subscriber_count)
+                logger.warning("sessions still open after 3 s of shutdown")
+        deadline = asyncio.get_running_loop().time() + 1.0
+        # uvicorn gives no event for a connection closing, so poll it (bounded by the deadline).
+        while self.server_state.connections and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
         await super().shutdown(sockets)
 
 
-def run_server(app: Litestar, host: str, port: int) -> None:
+def run_server(app: Litestar, host: str, port: int, slow_client_seconds: float = 30.0) -> None:
+    """Protocol pings every half `slow_client_seconds`; a pong missing that long closes with 4008."""
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
         ws=GatewayWebSocketProtocol,
-        ws_max_size=MAX_FRAME_BYTES,
+        ws_max_size=MAX_FRAME_BYTES * 16,
         ws_per_message_deflate=False,
+        ws_ping_interval=slow_client_seconds / 2,
+        ws_ping_timeout=slow_client_seconds,
         access_log=False,
         log_config=None,
         lifespan="on",

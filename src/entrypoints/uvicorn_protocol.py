@@ -1,30 +1,80 @@
-"""uvicorn's WebSocket protocol with one fix for stalled peers.
+"""uvicorn's WebSocket protocol, adapted to enforce `SLOW_CLIENT_SECONDS` on peers that stop reading.
 
-uvicorn awaits the transport's flow control before every send, a close frame included, so a
-peer that stops reading could never be closed, and closing the transport waits for a buffer
-that never drains. Here a close frame is written past flow control, and the connection is
-aborted if it is still open `close_timeout` later. Depends on uvicorn internals: pinned <0.55.
+- A protocol ping goes out every `ws_ping_interval`; a peer answers it only after reading all
+  that was sent before it, so a pong missing after `ws_ping_timeout` (= SLOW_CLIENT_SECONDS)
+  means the client did not read its messages: it gets 4008 `slow_client`.
+- uvicorn awaits the transport's flow control before every send, a close frame included, so a
+  peer that stops reading could never be closed; here close frames are written past it, and the
+  connection is aborted if it is still open `close_timeout` later.
+- uvicorn 0.54 starts a new ping chain on every received frame; here one chain runs at a time.
+- A frame over `ws_max_size` gets its 1009 close frame before the connection is half-closed;
+  uvicorn closes at once, and the reset loses the close frame while the client is still sending.
+- Send buffers are small (progress is state: a reader that falls behind should get merged
+  updates from the outbox, not old ones from a deep buffer), and a stalled peer holds little.
+Depends on uvicorn internals: pinned <0.55 in pyproject.toml.
 """
 
 from __future__ import annotations
 
+import socket
+
 from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from domain.errors import Closure
+from entrypoints.ws_handlers import CLOSE_CODES
+
+SLOW_CLIENT = (CLOSE_CODES[Closure.SLOW_CLIENT], Closure.SLOW_CLIENT.value)
+SEND_BUFFER_BYTES = 16 * 1024
+
 
 class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
+    def connection_made(self, transport: object) -> None:
+        super().connection_made(transport)  # type: ignore[arg-type]
+        self.transport.set_write_buffer_limits(high=SEND_BUFFER_BYTES)
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+
     async def send(self, message: ASGISendEvent) -> None:
         if message["type"] == "websocket.close" and self._open_but_blocked():
-            code = message.get("code", 1000)
-            reason = message.get("reason") or ""
-            self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
-            self.conn.send_close(code, reason)
-            self.transport.write(b"".join(self.conn.data_to_send()))
-            self.close_sent = True
+            self._close_now(message.get("code", 1000), message.get("reason") or "")
         else:
             await super().send(message)
         if message["type"] == "websocket.close":
             self.loop.call_later(self.close_timeout, self.transport.abort)
+
+    def schedule_ping(self) -> None:
+        if self.ping_timer is None and self.pending_ping_payload is None:
+            super().schedule_ping()
+
+    def keepalive_timeout(self) -> None:
+        self.pong_timer = None
+        self.pending_ping_payload = None
+        if self.close_sent or self.transport.is_closing():
+            return
+        self._close_now(*SLOW_CLIENT)
+        self.loop.call_later(self.close_timeout, self.transport.abort)
+
+    def handle_parser_exception(self) -> None:
+        """A frame over `ws_max_size`: send 1009 and half-close, so the client, still sending,
+        gets the close frame instead of a reset (which browsers show as 1006)."""
+        if self.close_sent or self.conn.close_sent is None:
+            return
+        code, reason = self.conn.close_sent.code, self.conn.close_sent.reason
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)
+
+    def _close_now(self, code: int, reason: str) -> None:
+        """Tell the app and the peer, without waiting for a send buffer the peer may never drain."""
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self.conn.send_close(code, reason)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
 
     def _open_but_blocked(self) -> bool:
         return (

@@ -44,11 +44,13 @@ class LitestarClientSocket:
         except (WebSocketDisconnect, OSError, RuntimeError) as exc:
             raise ClientGone(str(exc)) from exc
 
-    async def receive(self) -> str | bytes | None:
+    async def receive(self) -> str | bytes | Closure | None:
         try:
             event = await self._socket.receive()
         except WebSocketDisconnect:
             return None
+        if event["type"] == "websocket.disconnect":
+            return Closure.SLOW_CLIENT if event.get("code") == CLOSE_CODES[Closure.SLOW_CLIENT] else None
         if event["type"] != "websocket.receive":
             return None
         text = event.get("text")

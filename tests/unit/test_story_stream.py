@@ -156,7 +156,7 @@ async def test_drain_closes_every_session_and_returns_once_they_are_gone(rig: Ri
     sockets = [rig.open_story(), rig.open_dashboard(rig.tokens.issue(rig.user))]
     await eventually(lambda: rig.hub.subscriber_count == 2)
 
-    await rig.hub.drain(timeout(2))
+    await rig.gateway.drain(timeout(2))
 
     assert rig.hub.subscriber_count == 0
     assert [socket.closed for socket in sockets] == [Closure.SHUTDOWN, Closure.SHUTDOWN]

@@ -1,0 +1,278 @@
+"""The contract of `ProgressFeed` and `ProgressPublisher`: seq, snapshots, ordered events, rejections.
+
+A test module subclasses the contract classes and provides a `progress_ports` fixture: the feed,
+the publisher, and a `RawChannel` that puts arbitrary bytes on a story's channel, the way a
+foreign or legacy publisher would (the fake and Redis need different seeding for that).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+from uuid import UUID
+
+import pytest
+
+from domain.errors import FeedUnavailable
+from domain.ports import FeedEvent, ProgressFeed, ProgressPublisher, Rejected, Subscribed
+from domain.progress import ProgressUpdate, StoryStatus
+from tests.services import timeout
+
+
+class RawChannel(Protocol):
+    def channel(self, story_id: UUID) -> str:
+        """The channel name the feed reports in `Rejected.channel`."""
+        ...
+
+    async def send(self, story_id: UUID, data: bytes) -> None:
+        """Put `data` on the channel of `story_id`, bypassing the publisher."""
+        ...
+
+
+@dataclass
+class ProgressPorts:
+    feed: ProgressFeed
+    publisher: ProgressPublisher
+    raw: RawChannel
+
+
+def make_update(
+    story_id: UUID,
+    status: StoryStatus = StoryStatus.ANALYZING,
+    percent: int = 10,
+    step: str = "working",
+    at: datetime | None = None,
+    seq: int | None = None,
+) -> ProgressUpdate:
+    return ProgressUpdate(story_id, status, percent, step, at or datetime.now(UTC), seq)
+
+
+def wire(story: UUID, **overrides: object) -> bytes:
+    """A valid update as a worker would send it, with some fields replaced (None removes one)."""
+    data: dict[str, object] = {
+        "story_id": str(story),
+        "status": "generating",
+        "progress_percent": 40,
+        "current_step": "Writing chapter 2",
+        "updated_at": datetime.now(UTC).isoformat(),
+    }
+    data.update(overrides)
+    return json.dumps({k: v for k, v in data.items() if v is not None}).encode()
+
+
+@contextlib.asynccontextmanager
+async def subscribed(feed: ProgressFeed) -> AsyncIterator[AsyncIterator[FeedEvent]]:
+    """The feed's events, once `Subscribed` has come: from then on nothing published is missed."""
+    events = feed.events()
+    try:
+        first = await next_event(events)
+        assert first == Subscribed(), f"the feed began with {first!r}, not Subscribed"
+        yield events
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+
+
+async def next_event(events: AsyncIterator[FeedEvent], seconds: float = 3.0) -> FeedEvent:
+    async with asyncio.timeout(timeout(seconds)):
+        return await anext(events)
+
+
+INVALID_PAYLOADS = [
+    pytest.param(b"not json {", "payload", id="not-json"),
+    pytest.param(b"[1, 2]", "payload", id="not-an-object"),
+    pytest.param({"story_id": "not-a-uuid"}, "story_id", id="story-id-not-uuid"),
+    pytest.param({"status": "dreaming"}, "status", id="unknown-status"),
+    pytest.param({"status": None}, "status", id="missing-status"),
+    pytest.param({"progress_percent": 101}, "progress_percent", id="percent-above-100"),
+    pytest.param({"progress_percent": "40"}, "progress_percent", id="percent-a-string"),
+    pytest.param({"current_step": None}, "current_step", id="missing-step"),
+    pytest.param({"updated_at": "2026-11-25T20:43:58"}, "updated_at", id="naive-timestamp"),
+    pytest.param({"updated_at": "yesterday"}, "updated_at", id="timestamp-not-iso"),
+    pytest.param({"seq": -1}, "seq", id="negative-seq"),
+    pytest.param({"seq": "7"}, "seq", id="seq-a-string"),
+]
+
+
+class ProgressPublisherContract:
+    async def test_publish_assigns_seq_one_two_three_and_returns_it(
+        self, progress_ports: ProgressPorts
+    ) -> None:
+        story = uuid.uuid4()
+        sent = [make_update(story, percent=p) for p in (10, 20, 30)]
+
+        returned = [await progress_ports.publisher.publish(u) for u in sent]
+
+        assert [u.seq for u in returned] == [1, 2, 3]
+        assert returned == [replace(u, seq=i) for i, u in enumerate(sent, start=1)]
+
+    async def test_seq_counts_per_story(self, progress_ports: ProgressPorts) -> None:
+        first, second = uuid.uuid4(), uuid.uuid4()
+        await progress_ports.publisher.publish(make_update(first))
+        await progress_ports.publisher.publish(make_update(first))
+
+        other = await progress_ports.publisher.publish(make_update(second))
+
+        assert other.seq == 1
+
+    async def test_a_seq_set_by_the_caller_is_replaced_by_the_next_one(
+        self, progress_ports: ProgressPorts
+    ) -> None:
+        published = await progress_ports.publisher.publish(make_update(uuid.uuid4(), seq=99))
+
+        assert published.seq == 1
+
+    async def test_the_snapshot_is_the_latest_published_update(self, progress_ports: ProgressPorts) -> None:
+        story = uuid.uuid4()
+        await progress_ports.publisher.publish(make_update(story, percent=10))
+        latest = await progress_ports.publisher.publish(make_update(story, StoryStatus.GENERATING, 55))
+
+        assert await progress_ports.feed.snapshot(story) == latest
+
+
+class ProgressFeedContract:
+    async def test_events_begin_with_subscribed(self, progress_ports: ProgressPorts) -> None:
+        events = progress_ports.feed.events()
+        try:
+            assert await next_event(events) == Subscribed()
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+
+    async def test_events_yield_published_updates_in_order(self, progress_ports: ProgressPorts) -> None:
+        story = uuid.uuid4()
+        statuses = [
+            StoryStatus.ANALYZING,
+            StoryStatus.GENERATING,
+            StoryStatus.SYNTHESIZING,
+            StoryStatus.COMPLETE,
+        ]
+        async with subscribed(progress_ports.feed) as events:
+            published = [
+                await progress_ports.publisher.publish(make_update(story, s, 25 * i))
+                for i, s in enumerate(statuses)
+            ]
+            received = [await next_event(events) for _ in published]
+
+        assert received == published
+        assert [u.seq for u in published] == [1, 2, 3, 4]
+
+    async def test_snapshot_of_a_story_never_published_is_none(self, progress_ports: ProgressPorts) -> None:
+        assert await progress_ports.feed.snapshot(uuid.uuid4()) is None
+
+    async def test_snapshots_of_several_stories_are_the_latest_of_those_that_have_one(
+        self, progress_ports: ProgressPorts
+    ) -> None:
+        first, second, never = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        await progress_ports.publisher.publish(make_update(first, percent=5))
+        latest_first = await progress_ports.publisher.publish(make_update(first, percent=6))
+        latest_second = await progress_ports.publisher.publish(make_update(second, StoryStatus.FAILED, 70))
+
+        found = await progress_ports.feed.snapshots([first, never, second])
+
+        assert {u.story_id: u for u in found} == {first: latest_first, second: latest_second}
+        assert len(found) == 2
+
+    async def test_snapshots_of_no_story_is_empty(self, progress_ports: ProgressPorts) -> None:
+        assert await progress_ports.feed.snapshots([]) == []
+
+    @pytest.mark.parametrize(("payload", "field"), INVALID_PAYLOADS)
+    async def test_an_invalid_payload_is_rejected_naming_the_field(
+        self, progress_ports: ProgressPorts, payload: bytes | dict[str, object], field: str
+    ) -> None:
+        story = uuid.uuid4()
+        data = payload if isinstance(payload, bytes) else wire(story, **payload)
+        async with subscribed(progress_ports.feed) as events:
+            await progress_ports.raw.send(story, data)
+            event = await next_event(events)
+
+        assert isinstance(event, Rejected), f"{data!r} came out as {event!r}"
+        assert event.reason.startswith(f"{field}:"), event.reason
+        assert event.channel == progress_ports.raw.channel(story)
+
+    async def test_an_update_on_another_storys_channel_is_rejected(
+        self, progress_ports: ProgressPorts
+    ) -> None:
+        channel_story, claimed_story = uuid.uuid4(), uuid.uuid4()
+        async with subscribed(progress_ports.feed) as events:
+            await progress_ports.raw.send(channel_story, wire(claimed_story))
+            event = await next_event(events)
+
+        assert isinstance(event, Rejected)
+        assert event.reason.startswith("story_id:")
+        assert event.channel == progress_ports.raw.channel(channel_story)
+
+    async def test_a_rejected_message_does_not_stop_delivery(self, progress_ports: ProgressPorts) -> None:
+        story = uuid.uuid4()
+        async with subscribed(progress_ports.feed) as events:
+            await progress_ports.raw.send(story, b"\xff\xfe garbage")
+            published = await progress_ports.publisher.publish(make_update(story))
+            rejected, delivered = await next_event(events), await next_event(events)
+
+        assert isinstance(rejected, Rejected)
+        assert delivered == published
+
+    async def test_updates_without_seq_are_delivered_in_arrival_order(
+        self, progress_ports: ProgressPorts
+    ) -> None:
+        """A legacy publisher sets no seq; even an older `updated_at` arrives where it was sent."""
+        story = uuid.uuid4()
+        now = datetime.now(UTC)
+        stamps = [now, now - timedelta(seconds=5), now + timedelta(seconds=1)]
+        async with subscribed(progress_ports.feed) as events:
+            for percent, at in zip((10, 20, 30), stamps, strict=True):
+                await progress_ports.raw.send(
+                    story, wire(story, progress_percent=percent, updated_at=at.isoformat())
+                )
+            received = [await next_event(events) for _ in stamps]
+
+        assert all(isinstance(u, ProgressUpdate) and u.seq is None for u in received)
+        assert [u.progress_percent for u in received if isinstance(u, ProgressUpdate)] == [10, 20, 30]
+        assert [u.updated_at for u in received if isinstance(u, ProgressUpdate)] == stamps
+
+    async def test_ping_answers_while_the_broker_is_up(self, progress_ports: ProgressPorts) -> None:
+        assert await progress_ports.feed.ping() is None
+
+
+@dataclass
+class BreakableFeed:
+    """A feed and a way to take its broker down (`MemoryBroker.fail`, or killing a private Redis)."""
+
+    feed: ProgressFeed
+    fail: Callable[[], Awaitable[None]]
+
+
+class ProgressFeedOutageContract:
+    async def test_reads_raise_feed_unavailable_while_the_broker_is_down(
+        self, breakable_feed: BreakableFeed
+    ) -> None:
+        feed = breakable_feed.feed
+        await feed.ping()
+        await breakable_feed.fail()
+
+        for read in (feed.ping, lambda: feed.snapshot(uuid.uuid4()), lambda: feed.snapshots([uuid.uuid4()])):
+            with pytest.raises(FeedUnavailable):
+                await read()
+
+    async def test_a_subscription_ends_with_feed_unavailable_when_the_broker_fails(
+        self, breakable_feed: BreakableFeed
+    ) -> None:
+        async with subscribed(breakable_feed.feed) as events:
+            await breakable_feed.fail()
+            with pytest.raises(FeedUnavailable):
+                await next_event(events)
+
+    async def test_subscribing_while_the_broker_is_down_raises_feed_unavailable(
+        self, breakable_feed: BreakableFeed
+    ) -> None:
+        await breakable_feed.fail()
+        events = breakable_feed.feed.events()
+        try:
+            with pytest.raises(FeedUnavailable):
+                await next_event(events)
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]

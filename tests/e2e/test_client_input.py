@@ -1,0 +1,105 @@
+"""What a browser may send: oversized and binary frames and floods end the connection; noise does not."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.e2e.conftest import BrowserSockets, Tokens, new_story
+from tests.services import Database, GatewayProcess
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+# Sends `text` every 10 ms (about 100 messages a second) for at most 4 s, or until the socket closes.
+FLOOD_JS = """
+([name, text]) => {
+  const s = window.sockets[name];
+  s.floodSent = 0;
+  const started = Date.now();
+  const timer = setInterval(() => {
+    if (s.ws.readyState !== WebSocket.OPEN || Date.now() - started > 4000) { clearInterval(timer); return; }
+    s.ws.send(text);
+    s.floodSent += 1;
+  }, 10);
+}
+"""
+
+
+async def open_story(
+    sockets: BrowserSockets, gateway: GatewayProcess, tokens: Tokens, database: Database
+) -> None:
+    user = uuid.uuid4()
+    story = await new_story(database, user)
+    await sockets.open("ws", f"{gateway.ws}/ws/stories/{story}/progress?token={tokens.valid(user)}")
+    await sockets.opened("ws")
+    await sockets.send("ws", "ping")
+    await sockets.text_count("ws", "pong", 1)
+
+
+async def test_frame_over_4_kib_is_closed_1009(
+    sockets: BrowserSockets, gateway: GatewayProcess, tokens: Tokens, database: Database
+) -> None:
+    await open_story(sockets, gateway, tokens, database)
+    await sockets.send("ws", "x" * 5000)
+    close = await sockets.closed("ws")
+    # uvicorn closes the TCP connection right after its 1009 close frame (no closing handshake), so
+    # `wasClean` depends on a race in the browser; the code is what the contract promises.
+    assert close["code"] == 1009, close
+
+
+@pytest.mark.parametrize("size", [65_536, 262_144])
+async def test_larger_frames_are_closed_1009_with_a_closing_handshake(
+    sockets: BrowserSockets, gateway: GatewayProcess, tokens: Tokens, database: Database, size: int
+) -> None:
+    """Several sockets, each sending one frame of `size` bytes: every one must see a clean 1009.
+
+    A browser that is still writing a large frame when the server drops the TCP connection gets
+    a reset, which can discard the close frame: it then sees 1006 instead of the contract's 1009.
+    """
+    user = uuid.uuid4()
+    story = await new_story(database, user)
+    names = [f"big-{n}" for n in range(4)]
+    for name in names:
+        await sockets.open(name, f"{gateway.ws}/ws/stories/{story}/progress?token={tokens.valid(user)}")
+    for name in names:
+        await sockets.opened(name)
+        await sockets.send(name, "ping")
+        await sockets.text_count(name, "pong", 1)
+    for name in names:
+        await sockets.send(name, "x" * size)
+    seen = [await sockets.closed(name) for name in names]
+    assert [(c["code"], c["wasClean"]) for c in seen] == [(1009, True)] * len(names), seen
+
+
+async def test_binary_frame_is_closed_1003(
+    sockets: BrowserSockets, gateway: GatewayProcess, tokens: Tokens, database: Database
+) -> None:
+    await open_story(sockets, gateway, tokens, database)
+    await sockets.send_binary("ws", 16)
+    close = await sockets.closed("ws")
+    assert (close["code"], close["reason"], close["wasClean"]) == (1003, "binary_unsupported", True)
+
+
+async def test_flood_is_closed_1008(
+    sockets: BrowserSockets, gateway: GatewayProcess, tokens: Tokens, database: Database
+) -> None:
+    await open_story(sockets, gateway, tokens, database)
+    await sockets.page.evaluate(FLOOD_JS, ["ws", "noise"])
+    close = await sockets.closed("ws", seconds=8)
+    assert (close["code"], close["reason"], close["wasClean"]) == (1008, "flood", True)
+    sent = await sockets.page.evaluate("() => window.sockets.ws.floodSent")
+    assert sent > 20, f"the page sent only {sent} messages before the close"
+
+
+async def test_unknown_text_is_ignored(
+    sockets: BrowserSockets, gateway: GatewayProcess, tokens: Tokens, database: Database
+) -> None:
+    await open_story(sockets, gateway, tokens, database)
+    for text in ["hello", "{}", '{"type": "subscribe"}', "PING", "auth", "x" * 4000, "pong"]:
+        await sockets.send("ws", text)
+    await sockets.send("ws", "ping")
+    state = await sockets.text_count("ws", "pong", 2)
+    assert state["messages"] == ["pong", "pong"]
+    assert state["close"] is None
+    assert state["readyState"] == 1

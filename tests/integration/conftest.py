@@ -1,0 +1,102 @@
+"""Fixtures of the integration layer: a Redis client and publisher on this test's key prefix,
+the real server in a subprocess, and stories owned by users with tokens."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from redis.asyncio import Redis
+
+from adapters.json_codec import JsonCodec
+from adapters.jwt_tokens import JwtTokenIssuer
+from adapters.redis_progress import RedisKeys, RedisProgressPublisher
+from entrypoints.container import open_redis
+from tests.services import Database, GatewayProcess
+
+SECRET = "integration-test-secret-0123456789abcdef"
+TTL_SECONDS = 600
+
+
+@contextlib.asynccontextmanager
+async def redis_client_at(url: str) -> AsyncIterator[Redis]:
+    """A client built exactly as the gateway builds its own (no retries inside redis-py)."""
+    async with contextlib.asynccontextmanager(open_redis)(url) as client:
+        yield client
+
+
+@pytest.fixture
+async def redis_client(redis_url: str, key_prefix: str) -> AsyncIterator[Redis]:
+    async with redis_client_at(redis_url) as client:
+        yield client
+        keys = [key async for key in client.scan_iter(match=f"{key_prefix}*")]
+        if keys:
+            await client.delete(*keys)
+
+
+@pytest.fixture
+def redis_keys(key_prefix: str) -> RedisKeys:
+    return RedisKeys(key_prefix)
+
+
+@pytest.fixture
+def redis_publisher(redis_client: Redis, redis_keys: RedisKeys) -> RedisProgressPublisher:
+    return RedisProgressPublisher(redis_client, JsonCodec(), redis_keys, ttl_seconds=TTL_SECONDS)
+
+
+StartGateway = Callable[..., GatewayProcess]
+
+
+@pytest.fixture
+def start_gateway(redis_url: str, key_prefix: str, database: Database) -> Iterator[StartGateway]:
+    """Start `serve` on the shared Redis (this test's prefix) and this run's database; keyword
+    arguments override environment variables. Every gateway started is stopped afterwards."""
+    started: list[GatewayProcess] = []
+
+    def start(**env: str) -> GatewayProcess:
+        base = {
+            "REDIS_URL": redis_url,
+            "DATABASE_URL": database.url,
+            "JWT_SECRET": SECRET,
+            "REDIS_KEY_PREFIX": key_prefix,
+        }
+        process = GatewayProcess({**base, **env}).start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.process is not None:
+            process.stop()
+
+
+@dataclass(frozen=True)
+class OwnedStory:
+    id: uuid.UUID
+    user: uuid.UUID
+    token: str
+
+    def path(self) -> str:
+        return f"/ws/stories/{self.id}/progress?token={self.token}"
+
+
+def issue_token(user: uuid.UUID) -> str:
+    return JwtTokenIssuer(SECRET).issue(user, ttl_seconds=TTL_SECONDS)
+
+
+NewStory = Callable[[], Awaitable[OwnedStory]]
+
+
+@pytest.fixture
+def new_story(database: Database) -> NewStory:
+    """A story of a new user in this run's database, with a token of that user."""
+
+    async def make() -> OwnedStory:
+        story, user = uuid.uuid4(), uuid.uuid4()
+        await database.insert_story(story, user)
+        return OwnedStory(story, user, issue_token(user))
+
+    return make

@@ -1,0 +1,175 @@
+"""A Redis outage against the real server: a private redis-server is killed and restarted.
+
+Readiness must say Redis is down, the listener must come back by itself, and the clients that
+stayed connected must end holding what was published after the restart, although Redis lost
+its data and `seq` starts again at 1 (lower than what the clients hold).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from websockets.asyncio.client import connect
+
+from adapters.json_codec import JsonCodec
+from adapters.redis_progress import RedisKeys, RedisProgressPublisher
+from domain.progress import StoryStatus
+from tests.contracts.progress import make_update
+from tests.integration.conftest import TTL_SECONDS, NewStory, OwnedStory, StartGateway, redis_client_at
+from tests.services import GatewayProcess, ProgressClient, RedisServer, http_json, timeout, wait_for_condition
+
+logger = logging.getLogger(__name__)
+CLIENTS = 3
+RESTARTS_BEFORE_RESTART = 5  # the 5th retry waits 0.8-1.6 s (domain.backoff defaults)
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def gateway(start_gateway: StartGateway, private_redis: RedisServer) -> GatewayProcess:
+    process = start_gateway(REDIS_URL=private_redis.url)
+    await wait_for_condition(lambda: readiness(process, 200), 10, "the gateway to be ready")
+    return process
+
+
+async def readiness(gateway: GatewayProcess, status: int, down: str | None = None) -> bool:
+    code, body = await http_json(f"{gateway.http}/readyz")
+    return code == status and (down is None or down in body.get("down", []))
+
+
+@contextlib.asynccontextmanager
+async def publisher(server: RedisServer, key_prefix: str) -> AsyncIterator[RedisProgressPublisher]:
+    """A fresh client each time: after a restart the old one's connections are dead."""
+    async with redis_client_at(server.url) as client:
+        yield RedisProgressPublisher(client, JsonCodec(), RedisKeys(key_prefix), TTL_SECONDS)
+
+
+@contextlib.asynccontextmanager
+async def clients_holding_seq_5(
+    gateway: GatewayProcess, story: OwnedStory, server: RedisServer, key_prefix: str
+) -> AsyncIterator[list[ProgressClient]]:
+    async with publisher(server, key_prefix) as before:
+        for percent in range(10, 60, 10):
+            await before.publish(make_update(story.id, StoryStatus.GENERATING, percent))
+    async with contextlib.AsyncExitStack() as stack:
+        url, wait = gateway.ws + story.path(), timeout(5)
+        opened = [
+            ProgressClient(await stack.enter_async_context(connect(url, open_timeout=wait)))
+            for _ in range(CLIENTS)
+        ]
+        for client in opened:
+            await client.read_seq(5)
+        yield opened
+
+
+async def listener_restarts(gateway: GatewayProcess) -> float:
+    def scrape() -> str:
+        with urllib.request.urlopen(f"{gateway.http}/metrics", timeout=timeout(5)) as response:  # noqa: S310
+            return str(response.read().decode())
+
+    found = re.search(
+        r"^gateway_listener_restarts_total (\S+)$", await asyncio.to_thread(scrape), re.MULTILINE
+    )
+    return float(found.group(1)) if found else 0.0
+
+
+async def listener_backing_off(gateway: GatewayProcess) -> None:
+    """Until the listener has failed often enough that its next attempt is most of a second away:
+    whatever is published right after the restart then lands before it has resubscribed."""
+
+    async def enough() -> bool:
+        return await listener_restarts(gateway) >= RESTARTS_BEFORE_RESTART
+
+    await wait_for_condition(enough, 10, f"{RESTARTS_BEFORE_RESTART} listener restarts")
+
+
+async def kill_redis(gateway: GatewayProcess, server: RedisServer) -> float:
+    """Kill Redis and return how long readiness took to report it."""
+    await asyncio.to_thread(server.stop)
+    waited = await wait_for_condition(
+        lambda: readiness(gateway, 503, "redis"), 5, "/readyz to report redis down"
+    )
+    logger.info("readyz reported redis down %.3f s after the kill", waited)
+    return waited
+
+
+async def test_readiness_follows_redis_down_and_back_and_a_complete_after_it_reaches_connected_clients(
+    gateway: GatewayProcess, new_story: NewStory, private_redis: RedisServer, key_prefix: str
+) -> None:
+    story = await new_story()
+    async with clients_holding_seq_5(gateway, story, private_redis, key_prefix) as opened:
+        down_after = await kill_redis(gateway, private_redis)
+        code, body = await http_json(f"{gateway.http}/readyz")
+        await asyncio.to_thread(private_redis.start)
+        back_after = await wait_for_condition(lambda: readiness(gateway, 200), 10, "/readyz back to 200")
+        async with publisher(private_redis, key_prefix) as after:
+            complete = await after.publish(make_update(story.id, StoryStatus.COMPLETE, 100))
+        finals = await asyncio.gather(*(c.read_until(lambda m: m["status"] == "complete") for c in opened))
+
+    logger.info("redis down seen in %.3f s, ready again %.3f s after restart", down_after, back_after)
+    assert code == 503
+    assert "redis" in body["down"]
+    assert "postgres" not in body["down"]
+    assert complete.seq == 1, "the restarted Redis lost its data: seq starts again"
+    assert [m["seq"] for m in finals] == [1] * CLIENTS
+    assert all(m["progress_percent"] == 100 for m in finals)
+
+
+async def test_an_update_published_right_after_the_restart_reaches_connected_clients(
+    gateway: GatewayProcess, new_story: NewStory, private_redis: RedisServer, key_prefix: str
+) -> None:
+    """Published before the listener has resubscribed: only the resync's snapshot can bring it."""
+    story = await new_story()
+    async with clients_holding_seq_5(gateway, story, private_redis, key_prefix) as opened:
+        await kill_redis(gateway, private_redis)
+        await listener_backing_off(gateway)
+        await asyncio.to_thread(private_redis.start)
+        async with publisher(private_redis, key_prefix) as after:
+            early = await after.publish(make_update(story.id, StoryStatus.SYNTHESIZING, 70))
+            early_ready = await readiness(gateway, 200)
+            held = await asyncio.gather(
+                *(c.read_until(lambda m: m["status"] == "synthesizing") for c in opened)
+            )
+            await wait_for_condition(lambda: readiness(gateway, 200), 10, "/readyz back to 200")
+            complete = await after.publish(make_update(story.id, StoryStatus.COMPLETE, 100))
+            finals = await asyncio.gather(
+                *(c.read_until(lambda m: m["status"] == "complete") for c in opened)
+            )
+
+    logger.info(
+        "the gateway was %s ready when the early update was published", "already" if early_ready else "not"
+    )
+    assert early.seq == 1
+    assert [m["seq"] for m in held] == [1] * CLIENTS
+    assert [m["seq"] for m in finals] == [complete.seq] * CLIENTS == [2] * CLIENTS
+    for client in opened:
+        statuses = [m["status"] for m in client.received]
+        assert statuses[-2:] == ["synthesizing", "complete"], statuses
+
+
+async def test_a_client_that_connects_during_the_outage_gets_the_state_after_recovery(
+    gateway: GatewayProcess, new_story: NewStory, private_redis: RedisServer, key_prefix: str
+) -> None:
+    story = await new_story()
+    await kill_redis(gateway, private_redis)
+    async with connect(gateway.ws + story.path(), open_timeout=timeout(5)) as connection:
+        client = ProgressClient(connection)
+        await listener_backing_off(gateway)
+        await asyncio.to_thread(private_redis.start)
+        async with publisher(private_redis, key_prefix) as after:
+            published = await after.publish(make_update(story.id, StoryStatus.ANALYZING, 5))
+        held = await client.read_seq(1, seconds=10)
+
+    assert held["seq"] == published.seq == 1
+    assert held["progress_percent"] == 5
