@@ -1,6 +1,6 @@
-"""Routing of updates to dashboards by story owner, with each owner looked up once.
+"""Routing of updates to dashboards by story owner, each owner looked up once (CachingDirectory).
 
-Ownership never changes, so owners are cached (bounded). An update whose owner is unknown waits
+An update whose owner is unknown waits
 for the lookup, together with the updates of the same story that arrive meanwhile, so dashboards
 see them in order and the dispatch loop never waits for the directory. A story the directory
 does not know yet (its row not committed or not replicated) is looked up again with backoff,
@@ -15,8 +15,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 from uuid import UUID
 
+from domain.directory_cache import CachingDirectory
 from domain.errors import DirectoryUnavailable
-from domain.ports import StoryDirectory
 from domain.progress import Frame
 
 logger = logging.getLogger(__name__)
@@ -25,10 +25,10 @@ Deliver = Callable[[UUID, Frame], None]
 Spawn = Callable[[Coroutine[Any, Any, None]], None]
 
 
-class OwnerCache:
+class DashboardRouter:
     def __init__(
         self,
-        directory: StoryDirectory,
+        directory: CachingDirectory,
         deliver: Deliver,
         *,
         size: int = 100_000,
@@ -44,17 +44,11 @@ class OwnerCache:
         self._attempts = attempts
         self._timeout = timeout
         self._max_waiting = max_waiting
-        self._owners: dict[UUID, UUID] = {}
         self._waiting: dict[UUID, list[Frame]] = {}
-
-    def remember(self, story_id: UUID, owner: UUID) -> None:
-        self._owners[story_id] = owner
-        while len(self._owners) > self._size:
-            del self._owners[next(iter(self._owners))]
 
     def route(self, frame: Frame, spawn: Spawn) -> None:
         story_id = frame.update.story_id
-        owner = self._owners.get(story_id)
+        owner = self._directory.known_owner(story_id)
         if owner is not None:
             self._deliver(owner, frame)
         elif (waiting := self._waiting.get(story_id)) is not None:
@@ -72,7 +66,6 @@ class OwnerCache:
         try:
             for _ in range(self._attempts):
                 if (owner := await self._lookup(story_id)) is not None:
-                    self.remember(story_id, owner)
                     for frame in self._waiting.pop(story_id, []):
                         self._deliver(owner, frame)
                     return

@@ -18,10 +18,11 @@ from typing import Any
 from uuid import UUID
 
 from domain.backoff import Backoff
+from domain.directory_cache import CachingDirectory
 from domain.errors import Closure, DirectoryUnavailable, FeedUnavailable
 from domain.listener import FeedListener
 from domain.outbox import Offer, Outbox
-from domain.owners import OwnerCache
+from domain.owners import DashboardRouter
 from domain.ports import FrameEncoder, Metrics, ProgressFeed, StoryDirectory
 from domain.progress import Frame, ProgressUpdate
 
@@ -43,8 +44,10 @@ class ProgressHub:
         self._encoder = encoder
         self._metrics = metrics
         self._outbox_limit = outbox_limit
-        self._owners = OwnerCache(directory, self._deliver_to_owner)
-        self._directory = directory
+        self._directory = (
+            directory if isinstance(directory, CachingDirectory) else CachingDirectory(directory)
+        )
+        self._router = DashboardRouter(self._directory, self._deliver_to_owner)
         self._by_story: defaultdict[UUID, set[Outbox]] = defaultdict(set)
         self._by_user: defaultdict[UUID, set[Outbox]] = defaultdict(set)
         self._backoff = backoff or Backoff()
@@ -84,7 +87,7 @@ class ProgressHub:
     async def watch_story(self, story_id: UUID, owner: UUID) -> AsyncIterator[Outbox]:
         """Subscribe first, then offer the snapshot, so nothing published in between is lost."""
         outbox = self._new_outbox()
-        self._owners.remember(story_id, owner)
+        self._directory.remember(story_id, owner)
         async with self._registered(self._by_story, story_id, outbox):
             await self.offer_snapshots(outbox, [story_id])
             yield outbox
@@ -93,7 +96,7 @@ class ProgressHub:
     async def watch_user(self, user_id: UUID, story_ids: list[UUID]) -> AsyncIterator[Outbox]:
         outbox = self._new_outbox()
         for story_id in story_ids:
-            self._owners.remember(story_id, user_id)
+            self._directory.remember(story_id, user_id)
         async with self._registered(self._by_user, user_id, outbox):
             await self.offer_snapshots(outbox, story_ids)
             yield outbox
@@ -154,7 +157,7 @@ class ProgressHub:
         frame = self._frame(update)
         self._offer_all(watchers, frame)
         if self._by_user:
-            self._owners.route(frame, self._spawn)
+            self._router.route(frame, self._spawn)
 
     def _deliver_to_owner(self, owner: UUID, frame: Frame) -> None:
         self._offer_all(self._by_user.get(owner, ()), frame)

@@ -22,6 +22,7 @@ from adapters.postgres_stories import PostgresStoryDirectory, make_engine
 from adapters.prometheus_metrics import PrometheusMetrics
 from adapters.redis_progress import RedisKeys, RedisProgressFeed, RedisProgressPublisher
 from domain.access import AccessPolicy
+from domain.directory_cache import CachingDirectory
 from domain.gateway import Gateway
 from domain.ports import Metrics, ProgressFeed, StoryDirectory
 from domain.session import SessionLimits
@@ -95,6 +96,7 @@ class Container(containers.DeclarativeContainer):
         real=providers.Singleton(PostgresStoryDirectory, engine=engine),
         memory=providers.Singleton(MemoryStoryDirectory),
     )
+    owners = providers.Singleton(CachingDirectory, directory=directory)
     tokens = providers.Singleton(
         JwtTokenVerifier,
         key=settings.provided.jwt_key,
@@ -102,8 +104,8 @@ class Container(containers.DeclarativeContainer):
         audience=settings.provided.jwt_audience,
         issuer=settings.provided.jwt_issuer,
     )
-    policy = providers.Singleton(AccessPolicy, tokens=tokens, directory=directory)
-    hub = providers.Resource(run_hub, feed=feed, directory=directory, encoder=codec, metrics=metrics)
+    policy = providers.Singleton(AccessPolicy, tokens=tokens, directory=owners)
+    hub = providers.Resource(run_hub, feed=feed, directory=owners, encoder=codec, metrics=metrics)
     limits = providers.Singleton(
         SessionLimits,
         keepalive_seconds=settings.provided.keepalive_seconds,

@@ -1,0 +1,62 @@
+"""Story ownership, remembered: it never changes, and a reconnect storm must not become a query storm.
+
+Wraps any `StoryDirectory`. Owners found are kept (bounded, oldest forgotten first), and
+concurrent lookups of one story share a single query, so a thousand clients reconnecting to
+one story after a deploy cost one round trip to PostgreSQL, not a thousand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from uuid import UUID
+
+from domain.ports import StoryDirectory
+
+
+class CachingDirectory:
+    def __init__(self, directory: StoryDirectory, size: int = 100_000) -> None:
+        self._directory = directory
+        self._size = size
+        self._owners: dict[UUID, UUID] = {}
+        self._pending: dict[UUID, asyncio.Future[UUID | None]] = {}
+
+    async def owner_of(self, story_id: UUID) -> UUID | None:
+        if (owner := self._owners.get(story_id)) is not None:
+            return owner
+        if (pending := self._pending.get(story_id)) is None:
+            pending = self._pending[story_id] = asyncio.ensure_future(self._look_up(story_id))
+            pending.add_done_callback(_retrieve)
+        return await asyncio.shield(pending)
+
+    def known_owner(self, story_id: UUID) -> UUID | None:
+        """Without I/O: for the dispatch path, which must never wait."""
+        return self._owners.get(story_id)
+
+    async def stories_of(self, user_id: UUID) -> list[UUID]:
+        stories = await self._directory.stories_of(user_id)
+        for story_id in stories:
+            self.remember(story_id, user_id)
+        return stories
+
+    async def ping(self) -> None:
+        await self._directory.ping()
+
+    async def _look_up(self, story_id: UUID) -> UUID | None:
+        try:
+            owner = await self._directory.owner_of(story_id)
+        finally:
+            del self._pending[story_id]
+        if owner is not None:
+            self.remember(story_id, owner)
+        return owner
+
+    def remember(self, story_id: UUID, owner: UUID) -> None:
+        self._owners[story_id] = owner
+        while len(self._owners) > self._size:
+            del self._owners[next(iter(self._owners))]
+
+
+def _retrieve(future: asyncio.Future[UUID | None]) -> None:
+    """A lookup whose waiters all gave up (timed out) must not log "exception never retrieved"."""
+    if not future.cancelled():
+        future.exception()
