@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
-from adapters.memory import MemoryBroker
-from tests.contracts.progress import ProgressPorts, ProgressPublisherContract
-from tests.unit.test_contract_progress_feed import MemoryRawChannel
-
-
-@pytest.fixture
-def progress_ports() -> ProgressPorts:
-    broker = MemoryBroker()
-    return ProgressPorts(feed=broker, publisher=broker, raw=MemoryRawChannel(broker))
+from tests.contracts.progress import ProgressPublisherContract
+from tests.unit.test_contract_progress_feed import progress_ports  # noqa: F401 (the shared fixture)
 
 
 class TestMemoryBrokerAsPublisher(ProgressPublisherContract):
