@@ -57,6 +57,9 @@ async def receive_until_complete(ws: ClientConnection) -> list[float]:
     latencies: list[float] = []
     async for raw in ws:
         arrived = time.time()
+        if raw == "ping":  # the server's keepalive after KEEPALIVE_SECONDS of client silence
+            await ws.send("pong")
+            continue
         message = json.loads(raw)
         latencies.append(arrived - datetime.fromisoformat(message["updated_at"]).timestamp())
         if message["status"] == "complete":
