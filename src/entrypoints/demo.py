@@ -1,12 +1,13 @@
 """The demo's simulated worker: stories walk analyzing → generating → synthesizing → complete.
 
 One featured story (the page's single bar) completes; new stories keep appearing for the
-dashboard, every third of them ending in `failed`, until `max_stories` have been created.
+dashboard as long as the demo runs, every third of them ending in `failed`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,14 +40,12 @@ class DemoWorker:
         user_id: UUID,
         featured: UUID,
         step_seconds: float = 0.6,
-        max_stories: int = 12,
     ) -> None:
         self._publisher = publisher
         self._directory = directory
         self._user_id = user_id
         self._featured = featured
         self._step = step_seconds
-        self._max_stories = max_stories
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -59,13 +58,18 @@ class DemoWorker:
 
     async def _run(self) -> None:
         self._directory.add(self._featured, self._user_id)
-        walks = [asyncio.create_task(self._walk(self._featured, fail=False))]
-        for number in range(1, self._max_stories):
-            await asyncio.sleep(self._step * 4)
-            story_id = uuid.uuid4()
-            self._directory.add(story_id, self._user_id)
-            walks.append(asyncio.create_task(self._walk(story_id, fail=number % 3 == 0)))
-        await asyncio.gather(*walks)
+        walks = {asyncio.create_task(self._walk(self._featured, fail=False))}
+        try:
+            for number in itertools.count(1):
+                await asyncio.sleep(self._step * 4)
+                story_id = uuid.uuid4()
+                self._directory.add(story_id, self._user_id)
+                walk = asyncio.create_task(self._walk(story_id, fail=number % 3 == 0))
+                walks.add(walk)
+                walk.add_done_callback(walks.discard)
+        finally:
+            for walk in walks:
+                walk.cancel()
 
     async def _walk(self, story_id: UUID, *, fail: bool) -> None:
         for status, percent, step in SCRIPT:
