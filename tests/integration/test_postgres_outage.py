@@ -1,8 +1,10 @@
 """A PostgreSQL outage against the real server: a private PostgreSQL is stopped and started again.
 
-New connections cannot be authorised without the directory, so they are closed with 1013
-(`unavailable`) quickly instead of hanging; connections already open do not need it and keep
-streaming; once PostgreSQL is back new connections succeed, without restarting the gateway.
+A new connection whose story's owner this process has not confirmed yet cannot be authorised
+without the directory, so it is closed with 1013 (`unavailable`) quickly instead of hanging; a
+dashboard (which lists the user's stories) likewise. Ownership already confirmed never changes and
+is served from memory, so a reload of a page already watching a story keeps working. Connections
+already open keep streaming; once PostgreSQL is back new connections succeed without a restart.
 """
 
 from __future__ import annotations
@@ -79,15 +81,17 @@ async def refused(url: str) -> tuple[int, str, float]:
 async def test_a_postgres_outage_refuses_new_connections_with_1013_and_spares_open_ones(
     gateway: GatewayProcess, private_postgres: PostgresServer, redis_publisher: RedisProgressPublisher
 ) -> None:
-    story = await owned_story(private_postgres)
+    story, unseen = await owned_story(private_postgres), await owned_story(private_postgres)
     await redis_publisher.publish(make_update(story.id, percent=10))
     async with connect(gateway.ws + story.path(), open_timeout=timeout(5)) as connection:
         before = ProgressClient(connection)
         await before.read_seq(1)
 
         await asyncio.to_thread(private_postgres.stop)
-        refusals = [await refused(gateway.ws + story.path()) for _ in range(3)]
+        refusals = [await refused(gateway.ws + unseen.path()) for _ in range(3)]
         dashboard = await refused(f"{gateway.ws}/ws/user/stories?token={story.token}")
+        async with connect(gateway.ws + story.path(), open_timeout=timeout(5)) as reload:
+            reloaded = await ProgressClient(reload).read_seq(1)
         ready_code, ready_body = await http_json(f"{gateway.http}/readyz")
         during = [  # two statuses: percent-only updates within one status may be merged
             await redis_publisher.publish(make_update(story.id, status, percent))
@@ -113,6 +117,7 @@ async def test_a_postgres_outage_refuses_new_connections_with_1013_and_spares_op
     for code, reason, seconds in [*refusals, dashboard]:
         assert (code, reason) == (1013, "unavailable")
         assert seconds < REFUSAL_LIMIT, f"1013 took {seconds:.2f} s"
+    assert reloaded["progress_percent"] == 10
     assert ready_code == 503
     assert ready_body["down"] == ["postgres"]
     assert streamed["progress_percent"] == 30
