@@ -33,7 +33,7 @@ class JwtTokenVerifier:
                 algorithms=self._algorithms,
                 audience=self._audience,
                 issuer=self._issuer,
-                options={"require": ["exp", "sub"]},
+                options={"require": ["exp", "sub"], "verify_aud": self._audience is not None},
             )
         except jwt.ExpiredSignatureError:
             raise AccessDenied(Closure.TOKEN_EXPIRED, "token expired") from None

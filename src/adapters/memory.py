@@ -10,7 +10,7 @@ import asyncio
 import itertools
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import replace
 from uuid import UUID
 
@@ -44,7 +44,7 @@ class MemoryBroker:
         for queue in self._listeners:
             queue.put_nowait((channel, data))
 
-    async def events(self) -> AsyncIterator[FeedEvent]:
+    async def events(self) -> AsyncGenerator[FeedEvent, None]:
         self._check()
         queue: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue()
         self._listeners.add(queue)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import replace
 from typing import Any
 from uuid import UUID
@@ -77,7 +77,7 @@ class RedisProgressFeed:
         self._timeout = timeout
         self._poll = poll
 
-    async def events(self) -> AsyncIterator[FeedEvent]:
+    async def events(self) -> AsyncGenerator[FeedEvent, None]:
         pubsub = self._client.pubsub()
         try:
             await self._subscribe(pubsub)

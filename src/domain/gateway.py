@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from functools import partial
 from uuid import UUID
 
 from domain.access import AccessPolicy
@@ -30,33 +29,29 @@ class Gateway:
         self._metrics = metrics
         self._limits = limits
         self._sessions = 0
-        self._session_ended = asyncio.Event()
+        self._session_ended: asyncio.Event | None = None
 
     async def drain(self, timeout: float) -> None:
         """Close every session for shutdown, and wait (bounded) until each has sent its close frame."""
         self._hub.close_all(Closure.SHUTDOWN)
+        self._session_ended = ended = asyncio.Event()
         async with asyncio.timeout(timeout):
             while self._sessions:
-                self._session_ended.clear()
-                await self._session_ended.wait()
+                ended.clear()
+                await ended.wait()
 
     async def story(self, socket: ClientSocket, token: str | None, raw_story_id: str) -> None:
         async def open_watch(principal: Principal) -> tuple[AbstractAsyncContextManager[Outbox], Refresh]:
             story_id = await self._policy.story_for(principal, raw_story_id)
 
-            async def just_this_one() -> list[UUID]:
-                return [story_id]
-
-            return self._hub.watch_story(story_id, principal.user_id), self._refresher(just_this_one)
+            return self._hub.watch_story(story_id, principal.user_id), self._refresher(story_id)
 
         await self._serve("story", socket, token, open_watch)
 
     async def dashboard(self, socket: ClientSocket, token: str | None) -> None:
         async def open_watch(principal: Principal) -> tuple[AbstractAsyncContextManager[Outbox], Refresh]:
             story_ids = await self._policy.stories_of(principal)
-            return self._hub.watch_user(principal.user_id, story_ids), self._refresher(
-                partial(self._policy.stories_of, principal)
-            )
+            return self._hub.watch_user(principal.user_id, story_ids), self._refresher(None)
 
         await self._serve("dashboard", socket, token, open_watch)
 
@@ -68,7 +63,8 @@ class Gateway:
             await self._serve_session(endpoint, socket, token, open_watch)
         finally:
             self._sessions -= 1
-            self._session_ended.set()
+            if self._session_ended is not None:
+                self._session_ended.set()
 
     async def _serve_session(
         self, endpoint: str, socket: ClientSocket, token: str | None, open_watch: _OpenWatch
@@ -94,14 +90,12 @@ class Gateway:
         if closure is not None:
             await self._close(socket, closure)
 
-    def _refresher(self, story_ids: Callable[[], Awaitable[list[UUID]]]) -> Refresh:
-        """`status`: offer the stored snapshots (only newer ones are kept), then resend what is held."""
+    def _refresher(self, story_id: UUID | None) -> Refresh:
+        """`status`: offer the stored snapshots of the story, or of every story a dashboard holds
+        (only newer ones are kept), then resend what is held. No directory query: cheap to repeat."""
 
         async def refresh(outbox: Outbox) -> None:
-            try:
-                await self._hub.offer_snapshots(outbox, await story_ids())
-            except DirectoryUnavailable as exc:
-                logger.warning("status answered from held state only: %s", exc)
+            await self._hub.offer_snapshots(outbox, [story_id] if story_id else outbox.held_stories())
             outbox.resend_latest()
 
         return refresh

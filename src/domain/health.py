@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 from domain.errors import DirectoryUnavailable, FeedUnavailable
 from domain.ports import ProgressFeed, StoryDirectory
@@ -24,10 +25,10 @@ async def down_dependencies(
     return down
 
 
-async def _answers(check: object, timeout: float) -> bool:
+async def _answers(check: Awaitable[None], timeout: float) -> bool:
     try:
         async with asyncio.timeout(timeout):
-            await check  # type: ignore[misc]
+            await check
     except (FeedUnavailable, DirectoryUnavailable, TimeoutError):
         return False
     return True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from contextlib import aclosing
 
 from domain.backoff import Backoff
 from domain.errors import FeedUnavailable
@@ -40,15 +41,16 @@ class FeedListener:
         attempt = 0
         while True:
             try:
-                async for event in self._feed.events():
-                    if isinstance(event, Subscribed):
-                        attempt = 0
-                        self._subscribed()
-                    elif isinstance(event, Rejected):
-                        logger.warning("dropped message on %s: %s", event.channel, event.reason)
-                        self._metrics.update_rejected(event.reason.split(":", 1)[0])
-                    else:
-                        self._on_update(event)
+                async with aclosing(self._feed.events()) as events:
+                    async for event in events:
+                        if isinstance(event, Subscribed):
+                            attempt = 0
+                            self._subscribed()
+                        elif isinstance(event, Rejected):
+                            logger.warning("dropped message on %s: %s", event.channel, event.reason)
+                            self._metrics.update_rejected(event.reason.split(":", 1)[0])
+                        else:
+                            self._on_update(event)
                 raise FeedUnavailable("the feed ended")
             except FeedUnavailable as exc:
                 logger.warning("progress listener lost the broker: %s", exc)

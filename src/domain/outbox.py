@@ -36,6 +36,7 @@ class Outbox:
         self._pending: dict[UUID, _Slot] = {}
         self._latest: dict[UUID, Frame] = {}
         self._unordered: set[UUID] = set()
+        self._texts = 0
         self._ready = asyncio.Event()
         self._limit = limit
         self.closure: Closure | None = None
@@ -72,8 +73,13 @@ class Outbox:
         return count
 
     def push_text(self, text: str) -> None:
-        """Control text (`pong`, `ping`, `auth ok`), never merged or dropped."""
+        """Control text (`pong`, `ping`, `auth ok`), never merged or dropped; a client that lets more
+        than `limit` of them pile up is not reading. (Progress slots need no limit: at most one per
+        story and status is queued, since a newer update of the same status takes the slot.)"""
+        self._texts += 1
         self._append(text)
+        if self._texts > self._limit:
+            self.close(Closure.SLOW_CLIENT)
 
     def close(self, closure: Closure) -> None:
         """Ask the sender to end the connection; the first reason given wins."""
@@ -84,12 +90,16 @@ class Outbox:
     def holds(self, story_id: UUID) -> bool:
         return story_id in self._latest
 
+    def held_stories(self) -> list[UUID]:
+        return list(self._latest)
+
     def pop(self) -> str | None:
         if not self._queue:
             self._ready.clear()
             return None
         entry = self._queue.popleft()
         if isinstance(entry, str):
+            self._texts -= 1
             return entry
         story_id = entry.frame.update.story_id
         if self._pending.get(story_id) is entry:
@@ -116,6 +126,4 @@ class Outbox:
 
     def _append(self, entry: _Slot | str) -> None:
         self._queue.append(entry)
-        if len(self._queue) > self._limit:
-            self.close(Closure.SLOW_CLIENT)
         self._ready.set()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
+from itertools import pairwise
 from typing import Any
 from uuid import UUID
 
@@ -48,12 +49,11 @@ class DashboardRouter:
 
     def route(self, frame: Frame, spawn: Spawn) -> None:
         story_id = frame.update.story_id
-        owner = self._directory.known_owner(story_id)
-        if owner is not None:
-            self._deliver(owner, frame)
-        elif (waiting := self._waiting.get(story_id)) is not None:
+        if (waiting := self._waiting.get(story_id)) is not None:  # behind a lookup: keep the order
             waiting.append(frame)
-            del waiting[: -self._max_waiting]
+            _compact(waiting, self._max_waiting)
+        elif (owner := self._directory.known_owner(story_id)) is not None:
+            self._deliver(owner, frame)
         elif len(self._waiting) < self._size:
             self._waiting[story_id] = [frame]
             spawn(self._resolve(story_id))
@@ -82,3 +82,11 @@ class DashboardRouter:
         except (DirectoryUnavailable, TimeoutError) as exc:
             logger.warning("owner of story %s not known yet: %r", story_id, exc)
             return None
+
+
+def _compact(frames: list[Frame], limit: int) -> None:
+    """Over `limit`, keep the last update of each run of one status: every status change survives."""
+    if len(frames) <= limit:
+        return
+    kept = [f for f, after in pairwise(frames) if f.update.status is not after.update.status]
+    frames[:] = [*kept, frames[-1]][-limit:]

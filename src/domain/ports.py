@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
@@ -54,7 +54,7 @@ class StoryDirectory(Protocol):
 class ProgressFeed(Protocol):
     """Live updates and snapshots; raises `FeedUnavailable` when the broker is unreachable."""
 
-    def events(self) -> AsyncIterator[FeedEvent]:
+    def events(self) -> AsyncGenerator[FeedEvent, None]:
         """Subscribe, yield `Subscribed`, then every update or rejection until the broker fails."""
         ...
 

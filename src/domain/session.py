@@ -31,7 +31,7 @@ class SessionLimits:
     slow_client_seconds: float = 30.0
     max_frame_bytes: int = 4096
     flood_rate: float = 20.0
-    flood_burst: float = 60.0
+    flood_burst: float = 40.0
 
 
 class Session:
@@ -57,10 +57,12 @@ class Session:
         """Serve until either side ends it; returns why the server closes, or None if the client left."""
         sender = asyncio.create_task(self._send_loop(), name="session-sender")
         receiver = asyncio.create_task(self._receive_loop(), name="session-receiver")
-        done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sender, receiver):
+                task.cancel()
+            await asyncio.gather(sender, receiver, return_exceptions=True)
         first = done.pop()
         if (error := first.exception()) is not None:
             logger.error("session failed", exc_info=error)

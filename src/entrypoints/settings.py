@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+import jwt
+
 Backend = Literal["real", "memory"]
 _HMAC = {"HS256", "HS384", "HS512"}
 _ASYMMETRIC = {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA"}
@@ -65,19 +67,34 @@ def _jwt_key(env: Mapping[str, str]) -> tuple[str, tuple[str, ...]]:
     secret, public_key = env.get("JWT_SECRET", ""), env.get("JWT_PUBLIC_KEY", "")
     if not secret and not public_key:
         raise SettingsError("JWT_SECRET (or JWT_PUBLIC_KEY) is required")
-    default = "RS256" if public_key else "HS256"
+    default = _key_algorithm(public_key) if public_key else "HS256"
     algorithms = tuple(a.strip() for a in env.get("JWT_ALGORITHMS", default).split(",") if a.strip())
     allowed = _ASYMMETRIC if public_key else _HMAC
     if not algorithms or not set(algorithms) <= allowed:
         kind = "JWT_PUBLIC_KEY" if public_key else "JWT_SECRET"
         raise SettingsError(f"JWT_ALGORITHMS must be among {sorted(allowed)} with {kind}")
     if public_key:
-        if "-----BEGIN" not in public_key:
-            raise SettingsError("JWT_PUBLIC_KEY must be a PEM public key")
+        for algorithm in algorithms:
+            if not _public_key_fits(public_key, algorithm):
+                raise SettingsError(f"JWT_PUBLIC_KEY is not a PEM public key for {algorithm}")
         return public_key, algorithms
     if len(secret.encode()) < 32:
         raise SettingsError("JWT_SECRET must be at least 32 bytes long")
     return secret, algorithms
+
+
+def _key_algorithm(public_key: str) -> str:
+    """The default algorithm for a public key: RS256 for RSA, ES256 for EC (what CONTRACT.md names)."""
+    return "ES256" if _public_key_fits(public_key, "ES256") else "RS256"
+
+
+def _public_key_fits(public_key: str, algorithm: str) -> bool:
+    """Load the key as the verifier will, so a bad key stops `serve` instead of failing every client."""
+    try:
+        key = jwt.get_algorithm_by_name(algorithm).prepare_key(public_key)
+    except (jwt.PyJWTError, ValueError, TypeError):
+        return False
+    return not hasattr(key, "private_bytes")
 
 
 def _required(env: Mapping[str, str], name: str) -> str:

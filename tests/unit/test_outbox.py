@@ -149,14 +149,33 @@ def test_control_texts_are_never_merged_or_dropped() -> None:
     assert drain(outbox) == ["pong", "pong", "ping", "auth ok"]
 
 
-def test_overflow_closes_the_outbox_as_a_slow_client() -> None:
+def test_unsent_control_texts_over_the_limit_close_the_outbox_as_a_slow_client() -> None:
     outbox = Outbox(limit=3)
-    for n in range(3):
-        outbox.offer(frame(uuid.uuid4(), S.GENERATING, n, 1))
+    for _ in range(3):
+        outbox.push_text("pong")
 
     assert outbox.closure is None
     outbox.push_text("ping")
     assert outbox.closure is Closure.SLOW_CLIENT
+
+
+def test_progress_of_many_stories_never_overflows() -> None:
+    """A dashboard's snapshots (one per story) are bounded by its stories, not by the limit."""
+    outbox = Outbox(limit=3)
+    for n in range(5000):
+        outbox.offer(frame(uuid.uuid4(), S.GENERATING, n % 100, 1))
+
+    assert outbox.closure is None
+    assert len(drain(outbox)) == 5000
+
+
+def test_sent_control_texts_no_longer_count() -> None:
+    outbox = Outbox(limit=2)
+    for _ in range(10):
+        outbox.push_text("pong")
+        assert outbox.pop() == "pong"
+
+    assert outbox.closure is None
 
 
 def test_the_first_close_reason_wins() -> None:

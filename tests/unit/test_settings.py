@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 
 from entrypoints.settings import Settings, SettingsError, load_settings
 
 SECRET = "s" * 32
-PEM = "-----BEGIN PUBLIC KEY-----\nMFkw...\n-----END PUBLIC KEY-----"
+RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+EC_KEY = ec.generate_private_key(ec.SECP256R1())
+
+
+def public_pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
+    return key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+PEM = public_pem(RSA_KEY)
 VALID = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "DATABASE_URL": "postgresql+asyncpg://app@127.0.0.1:5432/app",
@@ -53,12 +68,31 @@ def test_every_variable_is_read() -> None:
     assert (settings.snapshot_ttl_seconds, settings.redis_key_prefix) == (3600, "prod:")
 
 
-def test_a_public_key_selects_rs256() -> None:
+def test_a_public_key_selects_rs256_or_es256_by_its_type() -> None:
     env = {k: v for k, v in VALID.items() if k != "JWT_SECRET"}
 
-    settings = load_settings({**env, "JWT_PUBLIC_KEY": PEM})
+    rsa_settings = load_settings({**env, "JWT_PUBLIC_KEY": PEM})
+    ec_settings = load_settings({**env, "JWT_PUBLIC_KEY": public_pem(EC_KEY)})
 
-    assert (settings.jwt_key, settings.jwt_algorithms) == (PEM, ("RS256",))
+    assert (rsa_settings.jwt_key, rsa_settings.jwt_algorithms) == (PEM, ("RS256",))
+    assert ec_settings.jwt_algorithms == ("ES256",)
+
+
+@pytest.mark.parametrize(
+    ("key", "algorithms"),
+    [
+        ("-----BEGIN PUBLIC KEY-----\nMFkw...\n-----END PUBLIC KEY-----", None),
+        (RSA_KEY.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode(), None),
+        (public_pem(EC_KEY), "RS256"),
+    ],
+    ids=["malformed", "a private key", "EC key for RS256"],
+)
+def test_a_public_key_that_cannot_verify_stops_serve(key: str, algorithms: str | None) -> None:
+    env = {k: v for k, v in VALID.items() if k != "JWT_SECRET"}
+    extra = {"JWT_ALGORITHMS": algorithms} if algorithms else {}
+
+    with pytest.raises(SettingsError, match=r"^JWT_PUBLIC_KEY is not a PEM public key for"):
+        load_settings({**env, "JWT_PUBLIC_KEY": key, **extra})
 
 
 @pytest.mark.parametrize(
