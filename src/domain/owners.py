@@ -23,7 +23,7 @@ from domain.progress import Frame
 logger = logging.getLogger(__name__)
 
 Deliver = Callable[[UUID, Frame], None]
-Spawn = Callable[[Coroutine[Any, Any, None]], None]
+Spawn = Callable[[Coroutine[Any, Any, None]], object]
 
 
 class DashboardRouter:

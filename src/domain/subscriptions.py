@@ -53,6 +53,7 @@ class ProgressHub:
         self._backoff = backoff or Backoff()
         self._listener = FeedListener(feed, metrics, self._backoff, self._on_subscribed, self._dispatch)
         self._resyncing: asyncio.Task[None] | None = None
+        self._resync_wanted = False
         self._listening: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing: Closure | None = None
@@ -109,7 +110,8 @@ class ProgressHub:
         try:
             snapshots = await self._feed.snapshots(ids)
         except FeedUnavailable as exc:
-            logger.warning("snapshots unavailable, the resync will send them: %s", exc)
+            logger.warning("snapshots unavailable, a resync will send them: %s", exc)
+            self._request_resync()
             return
         for update in snapshots:
             outbox.offer(self._frame(update), live=False)
@@ -139,15 +141,19 @@ class ProgressHub:
         return Frame(update, self._encoder.encode(update))
 
     def _on_subscribed(self, again: bool) -> None:
-        """After a resubscription, seqs may have restarted and updates been missed: resync."""
+        """After a resubscription, seqs may have restarted and updates been missed: resync. So too
+        after the first one, for clients that connected while the broker was not there yet."""
         if again:
             for outbox in self._all_outboxes():
                 outbox.reset_order()
-            if self._resyncing is not None:
-                self._resyncing.cancel()
-            self._resyncing = asyncio.create_task(self._resync(), name="progress-resync")
-            self._tasks.add(self._resyncing)
-            self._resyncing.add_done_callback(self._tasks.discard)
+        if again or self._by_story or self._by_user:
+            self._request_resync()
+
+    def _request_resync(self) -> None:
+        """One resync task at a time; a request during a pass makes it run one more pass."""
+        self._resync_wanted = True
+        if self._resyncing is None or self._resyncing.done():
+            self._resyncing = self._spawn(self._resync())
 
     def _dispatch(self, update: ProgressUpdate) -> None:
         self._metrics.update_received((datetime.now(UTC) - update.updated_at).total_seconds())
@@ -171,14 +177,17 @@ class ProgressHub:
         """After a reconnect, offer every subscriber the snapshots it may have missed; retried with
         backoff until it succeeds, since nothing else would bring back an update lost meanwhile."""
         attempt = 0
-        while True:
+        while self._resync_wanted:
+            self._resync_wanted = False
             try:
                 await self._offer_to(self._by_story, {sid: [sid] for sid in self._by_story})
                 mine = {user_id: await self._directory.stories_of(user_id) for user_id in list(self._by_user)}
                 await self._offer_to(self._by_user, mine)
-                return
+                attempt = 0
+                continue
             except (FeedUnavailable, DirectoryUnavailable) as exc:
                 logger.warning("resync failed, retrying: %s", exc)
+                self._resync_wanted = True
             await asyncio.sleep(self._backoff.delay(attempt))
             attempt += 1
 
@@ -191,11 +200,19 @@ class ProgressHub:
                     if (frame := frames.get(story_id)) is not None:
                         outbox.offer(frame, live=False)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_failure)
+        return task
 
 
 def _union(groups: Iterable[list[UUID]]) -> list[UUID]:
     return list(dict.fromkeys(story_id for group in groups for story_id in group))
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    """A background task must never fail silently."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        logger.error("background task %s failed", task.get_name(), exc_info=error)
