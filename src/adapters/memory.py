@@ -26,6 +26,7 @@ class MemoryBroker:
     def __init__(self, codec: JsonCodec | None = None) -> None:
         self._codec = codec or JsonCodec()
         self._snapshots: dict[UUID, ProgressUpdate] = {}
+        self._counters: dict[UUID, int] = {}
         self._listeners: set[asyncio.Queue[tuple[str, bytes] | None]] = set()
         self._down = False
         self.published: list[ProgressUpdate] = []
@@ -33,7 +34,9 @@ class MemoryBroker:
     async def publish(self, update: ProgressUpdate) -> ProgressUpdate:
         self._check()
         held = self._snapshots.get(update.story_id)
-        sequenced = replace(update, seq=(held.seq or 0) + 1 if held else 1)
+        seq = max(self._counters.get(update.story_id, 0), (held.seq or 0) if held else 0) + 1
+        self._counters[update.story_id] = seq
+        sequenced = replace(update, seq=seq)
         self._snapshots[update.story_id] = sequenced
         self.published.append(sequenced)
         self.publish_raw(f"story:{update.story_id}", self._codec.encode_bytes(sequenced))

@@ -1,7 +1,8 @@
 """Progress over Redis, as CONTRACT.md says: channel `story:{id}`, snapshot key `story:{id}:progress`.
 
 The publisher writes the snapshot and publishes in one Lua script that assigns the next `seq`
-from the stored snapshot, so the snapshot never goes back and every update has its order.
+(from a counter key beside the snapshot), so the snapshot never goes back and every update has
+its order.
 The feed holds one pattern subscription; any Redis failure surfaces as `FeedUnavailable`
 (the client is built without retries) so the hub can resubscribe and resync on its own terms.
 """
@@ -26,15 +27,22 @@ from domain.progress import InvalidUpdate, ProgressUpdate
 
 logger = logging.getLogger(__name__)
 
+# KEYS: snapshot, counter. ARGV: the update's JSON without seq, channel, TTL. The counter survives a
+# legacy publisher's plain SET of the snapshot, so seq never goes back; the snapshot's own seq
+# covers a counter that expired or predates this script.
 PUBLISH_SCRIPT = """
+local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
 local current = redis.call('GET', KEYS[1])
-local seq = 1
 if current then
   local ok, held = pcall(cjson.decode, current)
-  if ok and type(held) == 'table' and type(held['seq']) == 'number' then seq = held['seq'] + 1 end
+  if ok and type(held) == 'table' and type(held['seq']) == 'number' and held['seq'] > seq then
+    seq = held['seq']
+  end
 end
+seq = seq + 1
 local body = string.sub(ARGV[1], 1, -2) .. ',"seq":' .. string.format('%d', seq) .. '}'
 redis.call('SET', KEYS[1], body, 'EX', tonumber(ARGV[3]))
+redis.call('SET', KEYS[2], seq, 'EX', tonumber(ARGV[3]))
 redis.call('PUBLISH', ARGV[2], body)
 return seq
 """
@@ -51,6 +59,9 @@ class RedisKeys:
     def snapshot(self, story_id: UUID) -> str:
         return f"{self.prefix}story:{story_id}:progress"
 
+    def counter(self, story_id: UUID) -> str:
+        return f"{self.prefix}story:{story_id}:seq"
+
 
 class RedisProgressPublisher:
     def __init__(self, client: Redis, codec: JsonCodec, keys: RedisKeys, ttl_seconds: int) -> None:
@@ -62,7 +73,7 @@ class RedisProgressPublisher:
     async def publish(self, update: ProgressUpdate) -> ProgressUpdate:
         unsequenced = replace(update, seq=None)
         body = self._codec.encode_bytes(unsequenced)
-        keys = [self._keys.snapshot(update.story_id)]
+        keys = [self._keys.snapshot(update.story_id), self._keys.counter(update.story_id)]
         seq = await self._script(keys=keys, args=[body, self._keys.channel(update.story_id), self._ttl])
         return replace(unsequenced, seq=int(seq))
 

@@ -120,3 +120,18 @@ async def test_the_publisher_takes_over_after_a_legacy_snapshot(
     stored = json.loads(await redis_client.get(redis_keys.snapshot(legacy)))
     assert stored["seq"] == 1
     assert stored["status"] == "synthesizing"
+
+
+async def test_seq_never_goes_back_after_a_legacy_publisher_overwrote_the_snapshot(
+    redis_client: Redis, redis_keys: RedisKeys, redis_publisher: RedisProgressPublisher
+) -> None:
+    story = uuid.uuid4()
+    for percent in (10, 20, 30):
+        await redis_publisher.publish(make_update(story, percent=percent))
+    await redis_client.set(redis_keys.snapshot(story), wire(story))  # a legacy SET, without seq
+
+    after = await redis_publisher.publish(make_update(story, StoryStatus.COMPLETE, 100))
+
+    assert after.seq == 4
+    assert json.loads(await redis_client.get(redis_keys.snapshot(story)))["seq"] == 4
+    assert TTL_SECONDS - 5 <= await redis_client.ttl(redis_keys.counter(story)) <= TTL_SECONDS
