@@ -19,12 +19,13 @@ from uuid import UUID
 
 from domain.backoff import Backoff
 from domain.directory_cache import CachingDirectory
-from domain.errors import Closure, DirectoryUnavailable, FeedUnavailable
+from domain.errors import Closure, FeedUnavailable
 from domain.listener import FeedListener
 from domain.outbox import Offer, Outbox
 from domain.owners import DashboardRouter
 from domain.ports import FrameEncoder, Metrics, ProgressFeed, StoryDirectory
 from domain.progress import Frame, ProgressUpdate
+from domain.resync import Resync
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +53,7 @@ class ProgressHub:
         self._by_user: defaultdict[UUID, set[Outbox]] = defaultdict(set)
         self._backoff = backoff or Backoff()
         self._listener = FeedListener(feed, metrics, self._backoff, self._on_subscribed, self._dispatch)
-        self._resyncing: asyncio.Task[None] | None = None
-        self._resync_wanted = False
+        self._resync = Resync(feed, self._directory, self._backoff, self._frame, self._spawn)
         self._listening: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing: Closure | None = None
@@ -111,7 +111,7 @@ class ProgressHub:
             snapshots = await self._feed.snapshots(ids)
         except FeedUnavailable as exc:
             logger.warning("snapshots unavailable, a resync will send them: %s", exc)
-            self._request_resync()
+            self._resync.request(self._by_story, self._by_user)
             return
         for update in snapshots:
             outbox.offer(self._frame(update), live=False)
@@ -147,13 +147,7 @@ class ProgressHub:
             for outbox in self._all_outboxes():
                 outbox.reset_order()
         if again or self._by_story or self._by_user:
-            self._request_resync()
-
-    def _request_resync(self) -> None:
-        """One resync task at a time; a request during a pass makes it run one more pass."""
-        self._resync_wanted = True
-        if self._resyncing is None or self._resyncing.done():
-            self._resyncing = self._spawn(self._resync())
+            self._resync.request(self._by_story, self._by_user)
 
     def _dispatch(self, update: ProgressUpdate) -> None:
         self._metrics.update_received((datetime.now(UTC) - update.updated_at).total_seconds())
@@ -173,43 +167,12 @@ class ProgressHub:
         if merged:
             self._metrics.updates_merged(merged)
 
-    async def _resync(self) -> None:
-        """After a reconnect, offer every subscriber the snapshots it may have missed; retried with
-        backoff until it succeeds, since nothing else would bring back an update lost meanwhile."""
-        attempt = 0
-        while self._resync_wanted:
-            self._resync_wanted = False
-            try:
-                await self._offer_to(self._by_story, {sid: [sid] for sid in self._by_story})
-                mine = {user_id: await self._directory.stories_of(user_id) for user_id in list(self._by_user)}
-                await self._offer_to(self._by_user, mine)
-                attempt = 0
-                continue
-            except (FeedUnavailable, DirectoryUnavailable) as exc:
-                logger.warning("resync failed, retrying: %s", exc)
-                self._resync_wanted = True
-            await asyncio.sleep(self._backoff.delay(attempt))
-            attempt += 1
-
-    async def _offer_to(self, index: defaultdict[UUID, set[Outbox]], wanted: dict[UUID, list[UUID]]) -> None:
-        """Read each wanted snapshot once and encode it once, for all the outboxes of its key."""
-        frames = {u.story_id: self._frame(u) for u in await self._feed.snapshots(_union(wanted.values()))}
-        for key, story_ids in wanted.items():
-            for outbox in list(index.get(key, ())):
-                for story_id in story_ids:
-                    if (frame := frames.get(story_id)) is not None:
-                        outbox.offer(frame, live=False)
-
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(_log_failure)
         return task
-
-
-def _union(groups: Iterable[list[UUID]]) -> list[UUID]:
-    return list(dict.fromkeys(story_id for group in groups for story_id in group))
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
