@@ -46,26 +46,24 @@ async def test_expiry_closes_4001_unless_renewed(
     assert state["readyState"] == 1
 
 
-async def test_renewal_for_another_user_is_closed_4001(
-    sockets: BrowserSockets, gateway: GatewayProcess, tokens: Tokens, database: Database
+@pytest.mark.parametrize(
+    ("renewal", "reason"),
+    [("another user's token", "invalid_token"), ("an expired token", "token_expired")],
+)
+async def test_a_bad_renewal_is_closed_4001(
+    sockets: BrowserSockets,
+    gateway: GatewayProcess,
+    tokens: Tokens,
+    database: Database,
+    renewal: str,
+    reason: str,
 ) -> None:
     user = uuid.uuid4()
     story = await new_story(database, user)
+    token = tokens.valid(uuid.uuid4()) if renewal == "another user's token" else tokens.expired(user)
     await sockets.open("ws", f"{gateway.ws}/ws/stories/{story}/progress?token={tokens.valid(user)}")
     await sockets.opened("ws")
-    await sockets.send("ws", f"auth {tokens.valid(uuid.uuid4())}")
+    await sockets.send("ws", f"auth {token}")
     close = await sockets.closed("ws")
-    assert (close["code"], close["reason"], close["wasClean"]) == (4001, "invalid_token", True)
+    assert (close["code"], close["reason"], close["wasClean"]) == (4001, reason, True)
     assert "auth ok" not in (await sockets.view("ws"))["messages"]
-
-
-async def test_renewal_with_an_expired_token_is_closed_4001(
-    sockets: BrowserSockets, gateway: GatewayProcess, tokens: Tokens, database: Database
-) -> None:
-    user = uuid.uuid4()
-    story = await new_story(database, user)
-    await sockets.open("ws", f"{gateway.ws}/ws/stories/{story}/progress?token={tokens.valid(user)}")
-    await sockets.opened("ws")
-    await sockets.send("ws", f"auth {tokens.expired(user)}")
-    close = await sockets.closed("ws")
-    assert (close["code"], close["reason"], close["wasClean"]) == (4001, "token_expired", True)
