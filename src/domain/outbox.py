@@ -106,15 +106,15 @@ class Outbox:
             del self._pending[story_id]
         return entry.frame.text
 
-    async def wait(self, timeout: float | None) -> None:
-        """Until something is queued, the outbox is closed, or `timeout` passes."""
+    async def wait(self) -> None:
+        """Until something is queued, the outbox is closed, or `wake` is called."""
         if self._queue or self.closure is not None:
             return
-        try:
-            async with asyncio.timeout(timeout):
-                await self._ready.wait()
-        except TimeoutError:
-            return
+        await self._ready.wait()
+
+    def wake(self) -> None:
+        """Let the sender look at its deadlines (keepalive, token expiry) with nothing queued."""
+        self._ready.set()
 
     def __len__(self) -> int:
         return len(self._queue)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -199,13 +200,15 @@ def test_after_reset_order_a_restarted_seq_is_taken() -> None:
     assert seen(outbox) == [("analyzing", 5, 1)]
 
 
-async def test_wait_returns_once_something_is_queued_or_the_outbox_closes() -> None:
+async def test_wait_returns_once_something_is_queued_woken_or_the_outbox_closes() -> None:
     outbox = Outbox()
-    await outbox.wait(0.01)
+    asyncio.get_running_loop().call_soon(outbox.wake)
+    await outbox.wait()
+    assert outbox.pop() is None
     outbox.push_text("pong")
-    await outbox.wait(None)
+    await outbox.wait()
 
     assert outbox.pop() == "pong"
     outbox.close(Closure.SHUTDOWN)
-    await outbox.wait(None)
+    await outbox.wait()
     assert outbox.closure is Closure.SHUTDOWN
