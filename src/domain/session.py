@@ -80,6 +80,15 @@ class Session:
         return first.result()
 
     async def _send_loop(self) -> Closure | None:
+        try:
+            return await self._drain()
+        except asyncio.CancelledError:
+            if not self._stalled:
+                raise
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            return Closure.SLOW_CLIENT
+
+    async def _drain(self) -> Closure | None:
         while self._outbox.closure is None:
             if time.time() >= self._principal.expires_at:
                 return Closure.TOKEN_EXPIRED
@@ -91,11 +100,6 @@ class Session:
                 await self._send(text)
             except ClientGone:
                 return None
-            except asyncio.CancelledError:
-                if not self._stalled:
-                    raise
-                asyncio.current_task().uncancel()  # type: ignore[union-attr]
-                return Closure.SLOW_CLIENT
         return self._outbox.closure
 
     async def _send(self, text: str) -> None:
