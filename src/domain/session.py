@@ -19,6 +19,7 @@ from domain.client_frames import ClientFrame, Command, FloodGuard, read_frame
 from domain.errors import AccessDenied, ClientGone, Closure
 from domain.outbox import Outbox
 from domain.ports import ClientSocket, Principal
+from domain.timers import Alarm, Watchdog
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +53,8 @@ class Session:
         self._refresh = refresh
         self._loop = asyncio.get_running_loop()
         self._last_heard = self._last_pinged = self._loop.time()
-        # Two timers a session, not one per message: asyncio.timeout() costs ~8 µs a delivery.
-        self._alarm: asyncio.TimerHandle | None = None  # next keepalive or expiry check
-        self._alarm_at = 0.0
-        self._watchdog: asyncio.TimerHandle | None = None  # a send blocked too long
-        self._sending_since: float | None = None
+        self._alarm = Alarm(outbox.wake)  # the next keepalive or expiry check
+        self._watchdog = Watchdog(limits.slow_client_seconds, self._stall)  # a send blocked too long
         self._stalled = False
         self._sender: asyncio.Task[Closure | None] | None = None
 
@@ -67,9 +65,8 @@ class Session:
         try:
             done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for timer in (self._alarm, self._watchdog):
-                if timer is not None:
-                    timer.cancel()
+            self._alarm.cancel()
+            self._watchdog.cancel()
             for task in (sender, receiver):
                 task.cancel()
             await asyncio.gather(sender, receiver, return_exceptions=True)
@@ -103,26 +100,17 @@ class Session:
         return self._outbox.closure
 
     async def _send(self, text: str) -> None:
-        """Send one text under the watchdog, which cancels a send still blocked after
-        `slow_client_seconds`; it is armed at most once per that period, not once per send."""
-        self._sending_since = now = self._loop.time()
-        if self._watchdog is None:
-            self._watchdog = self._loop.call_at(now + self._limits.slow_client_seconds, self._check_stalled)
+        self._watchdog.started()
         try:
             await self._socket.send(text)
         finally:
-            self._sending_since = None
+            self._watchdog.finished()
 
-    def _check_stalled(self) -> None:
-        self._watchdog = None
-        if self._sending_since is None or self._sender is None:
-            return
-        due = self._sending_since + self._limits.slow_client_seconds
-        if self._loop.time() < due:
-            self._watchdog = self._loop.call_at(due, self._check_stalled)
-            return
-        self._stalled = True
-        self._sender.cancel()
+    def _stall(self) -> None:
+        """The watchdog bit: one send has been blocked for `slow_client_seconds`."""
+        if self._sender is not None:
+            self._stalled = True
+            self._sender.cancel()
 
     async def _idle(self) -> None:
         """Wait for work, a keepalive ping being due, or the token's expiry."""
@@ -132,22 +120,8 @@ class Session:
             self._last_pinged = now
             self._outbox.push_text("ping")
             return
-        self._set_alarm(min(ping_at, now + self._principal.expires_at - time.time()))
+        self._alarm.at(min(ping_at, now + self._principal.expires_at - time.time()))
         await self._outbox.wait()
-
-    def _set_alarm(self, at: float) -> None:
-        """Keep one timer for the earliest deadline; a deadline that moved later just costs one
-        early wake-up, after which `_idle` sets the timer again."""
-        if self._alarm is not None and self._alarm_at <= at:
-            return
-        if self._alarm is not None:
-            self._alarm.cancel()
-        self._alarm_at = at
-        self._alarm = self._loop.call_at(at, self._ring)
-
-    def _ring(self) -> None:
-        self._alarm = None
-        self._outbox.wake()
 
     async def _receive_loop(self) -> Closure | None:
         flood = FloodGuard(self._limits.flood_rate, self._limits.flood_burst, self._loop.time())
