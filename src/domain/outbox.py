@@ -87,9 +87,6 @@ class Outbox:
             self.closure = closure
         self._ready.set()
 
-    def holds(self, story_id: UUID) -> bool:
-        return story_id in self._latest
-
     def held_stories(self) -> list[UUID]:
         return list(self._latest)
 

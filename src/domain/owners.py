@@ -32,7 +32,7 @@ class DashboardRouter:
         directory: CachingDirectory,
         deliver: Deliver,
         *,
-        size: int = 100_000,
+        max_stories_waiting: int = 100_000,
         retry_after: float = 0.5,
         attempts: int = 6,
         timeout: float = 1.5,
@@ -40,7 +40,7 @@ class DashboardRouter:
     ) -> None:
         self._directory = directory
         self._deliver = deliver
-        self._size = size
+        self._max_stories_waiting = max_stories_waiting
         self._retry_after = retry_after
         self._attempts = attempts
         self._timeout = timeout
@@ -54,7 +54,7 @@ class DashboardRouter:
             _compact(waiting, self._max_waiting)
         elif (owner := self._directory.known_owner(story_id)) is not None:
             self._deliver(owner, frame)
-        elif len(self._waiting) < self._size:
+        elif len(self._waiting) < self._max_stories_waiting:
             self._waiting[story_id] = [frame]
             spawn(self._resolve(story_id))
         else:
