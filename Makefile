@@ -24,8 +24,8 @@ chromium:
 	scripts/ensure-chromium.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests testkit bench
+	$(BIN)/ruff format --check src tests testkit bench
 	$(BIN)/mypy
 
 unit: $(STAMP)

@@ -24,12 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
-from tests.services import ROOT, SHARED_REDIS, Database, GatewayProcess
 
 from adapters.json_codec import JsonCodec
 from adapters.jwt_tokens import JwtTokenIssuer
 from adapters.redis_progress import RedisKeys, RedisProgressPublisher
 from domain.progress import ProgressUpdate, StoryStatus
+from testkit.postgres import Database
+from testkit.processes import ROOT, GatewayProcess, cpu_seconds, gateway_env, rss_bytes
+from testkit.redis import SHARED_REDIS
 
 SECRET = "bench-secret-0123456789abcdef0123456789"  # noqa: S105 (a throwaway key for the bench)
 REPETITIONS = 3
@@ -71,12 +73,7 @@ class Run:
 
 @asynccontextmanager
 async def serving(run: Run) -> AsyncIterator[GatewayProcess]:
-    env = {
-        "REDIS_URL": SHARED_REDIS,
-        "DATABASE_URL": run.database.url,
-        "JWT_SECRET": SECRET,
-        "REDIS_KEY_PREFIX": run.prefix,
-    }
+    env = gateway_env(SHARED_REDIS, run.database.url, SECRET, run.prefix)
     gateway = await asyncio.to_thread(GatewayProcess(env).start)
     try:
         yield gateway
@@ -120,19 +117,6 @@ async def read_record(process: asyncio.subprocess.Process, seconds: float) -> di
         raise RuntimeError(f"client process {process.pid} exited with {await process.wait()}")
     record: dict[str, Any] = json.loads(line)
     return record
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process, from /proc/<pid>/stat (fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pid_of(gateway: GatewayProcess) -> int:

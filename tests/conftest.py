@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.services import Database, reachable_redis
+from testkit.postgres import Database
+from testkit.redis import reachable_redis
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ import pytest
 from domain.errors import FeedUnavailable
 from domain.ports import FeedEvent, ProgressFeed, ProgressPublisher, Rejected, Subscribed
 from domain.progress import ProgressUpdate, StoryStatus
-from tests.services import timeout
+from testkit.waiting import timeout
 
 
 class RawChannel(Protocol):

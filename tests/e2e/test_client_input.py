@@ -6,8 +6,10 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import BrowserSockets, Tokens, new_story
-from tests.services import Database, GatewayProcess
+from testkit.browser import BrowserSockets
+from testkit.postgres import Database
+from testkit.processes import GatewayProcess
+from tests.e2e.conftest import Tokens, new_story
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

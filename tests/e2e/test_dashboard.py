@@ -10,8 +10,10 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import BrowserSockets, Publisher, Tokens, new_story, progress_of
-from tests.services import Database, GatewayProcess
+from testkit.browser import BrowserSockets, progress_of
+from testkit.postgres import Database
+from testkit.processes import GatewayProcess
+from tests.e2e.conftest import Publisher, Tokens, new_story
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -17,8 +17,9 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Page
 
-from tests.e2e.conftest import ms
-from tests.services import ROOT, free_port, port_open, timeout, wait_until
+from testkit.browser import ms
+from testkit.processes import ROOT, free_port, port_open
+from testkit.waiting import timeout, wait_until
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -11,23 +11,26 @@ from collections.abc import Iterator
 import pytest
 from playwright.async_api import Page
 
-from tests.e2e.conftest import BrowserSockets, Publisher, Tokens, new_story, progress_of, start_ready
-from tests.services import Database, GatewayProcess, timeout
+from testkit.browser import BrowserSockets, progress_of
+from testkit.postgres import Database
+from testkit.processes import GatewayProcess
+from testkit.waiting import timeout
+from tests.e2e.conftest import Publisher, Tokens, new_story, start_ready
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 @pytest.fixture
-def own_gateway(gateway_env: dict[str, str]) -> Iterator[GatewayProcess]:
-    process = start_ready(gateway_env)
+def own_gateway(e2e_env: dict[str, str]) -> Iterator[GatewayProcess]:
+    process = start_ready(e2e_env)
     yield process
     if process.process is not None:
         process.stop(signal.SIGKILL)
 
 
 @pytest.fixture
-def keepalive_gateway(gateway_env: dict[str, str]) -> Iterator[GatewayProcess]:
-    process = start_ready({**gateway_env, "KEEPALIVE_SECONDS": "1"})
+def keepalive_gateway(e2e_env: dict[str, str]) -> Iterator[GatewayProcess]:
+    process = start_ready({**e2e_env, "KEEPALIVE_SECONDS": "1"})
     yield process
     process.stop()
 

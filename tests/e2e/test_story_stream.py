@@ -14,8 +14,11 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import BrowserSockets, Publisher, Tokens, new_story, progress_of
-from tests.services import ROOT, Database, GatewayProcess, timeout
+from testkit.browser import BrowserSockets, progress_of
+from testkit.postgres import Database
+from testkit.processes import ROOT, GatewayProcess
+from testkit.waiting import timeout
+from tests.e2e.conftest import Publisher, Tokens, new_story
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -8,8 +8,11 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import BrowserSockets, Tokens, ms, new_story
-from tests.services import Database, GatewayProcess, timeout
+from testkit.browser import BrowserSockets, ms
+from testkit.postgres import Database
+from testkit.processes import GatewayProcess
+from testkit.waiting import timeout
+from tests.e2e.conftest import Tokens, new_story
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -15,7 +15,8 @@ from adapters.json_codec import JsonCodec
 from adapters.jwt_tokens import JwtTokenIssuer
 from adapters.redis_progress import RedisKeys, RedisProgressPublisher
 from entrypoints.container import open_redis
-from tests.services import Database, GatewayProcess
+from testkit.postgres import Database
+from testkit.processes import GatewayProcess, gateway_env
 
 SECRET = "integration-test-secret-0123456789abcdef"
 TTL_SECONDS = 600
@@ -57,13 +58,7 @@ def start_gateway(redis_url: str, key_prefix: str, database: Database) -> Iterat
     started: list[GatewayProcess] = []
 
     def start(**env: str) -> GatewayProcess:
-        base = {
-            "REDIS_URL": redis_url,
-            "DATABASE_URL": database.url,
-            "JWT_SECRET": SECRET,
-            "REDIS_KEY_PREFIX": key_prefix,
-        }
-        process = GatewayProcess({**base, **env}).start()
+        process = GatewayProcess(gateway_env(redis_url, database.url, SECRET, key_prefix, **env)).start()
         started.append(process)
         return process
 

@@ -13,8 +13,9 @@ from websockets.asyncio.client import connect
 
 from adapters.redis_progress import RedisKeys, RedisProgressPublisher
 from domain.progress import ProgressUpdate, StoryStatus
+from testkit.clients import ProgressClient
+from testkit.waiting import timeout
 from tests.integration.conftest import NewStory, StartGateway
-from tests.services import ProgressClient, timeout
 
 
 def read_text(url: str) -> str:

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from adapters.json_codec import JsonCodec
 from adapters.redis_progress import RedisKeys, RedisProgressFeed, RedisProgressPublisher
+from testkit.redis import RedisServer
 from tests.contracts.progress import (
     BreakableFeed,
     ProgressFeedContract,
@@ -18,7 +19,6 @@ from tests.contracts.progress import (
     ProgressPorts,
 )
 from tests.integration.conftest import TTL_SECONDS, redis_client_at
-from tests.services import RedisServer
 
 
 class RedisRawChannel:

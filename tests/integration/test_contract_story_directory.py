@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from adapters.postgres_stories import PostgresStoryDirectory, make_engine
+from testkit.postgres import Database
 from tests.contracts.stories import DirectoryPorts, StoryDirectoryContract
-from tests.services import Database
 
 
 @pytest.fixture

@@ -17,9 +17,11 @@ from websockets.asyncio.client import connect
 
 from adapters.redis_progress import RedisProgressPublisher
 from domain.progress import ProgressUpdate, StoryStatus
+from testkit.clients import ProgressClient, http_json
+from testkit.processes import GatewayProcess
+from testkit.waiting import timeout, wait_for_condition
 from tests.contracts.progress import make_update
 from tests.integration.conftest import NewStory, OwnedStory, StartGateway
-from tests.services import GatewayProcess, ProgressClient, http_json, timeout, wait_for_condition
 
 CYCLE = (StoryStatus.ANALYZING, StoryStatus.GENERATING, StoryStatus.SYNTHESIZING)
 

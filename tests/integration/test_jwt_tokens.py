@@ -22,9 +22,11 @@ from websockets.exceptions import ConnectionClosed
 from adapters.jwt_tokens import JwtTokenIssuer, JwtTokenVerifier
 from adapters.redis_progress import RedisProgressPublisher
 from domain.errors import AccessDenied, Closure
+from testkit.clients import ProgressClient
+from testkit.postgres import Database
+from testkit.waiting import timeout
 from tests.contracts.progress import make_update
 from tests.integration.conftest import SECRET, StartGateway
-from tests.services import Database, ProgressClient, timeout
 
 AUDIENCE, ISSUER = "codestory-gateway", "https://auth.codestory.test"
 

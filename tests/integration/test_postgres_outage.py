@@ -20,16 +20,12 @@ from websockets.exceptions import ConnectionClosed
 
 from adapters.redis_progress import RedisProgressPublisher
 from domain.progress import StoryStatus
+from testkit.clients import ProgressClient, http_json
+from testkit.postgres import PostgresServer
+from testkit.processes import GatewayProcess
+from testkit.waiting import timeout, wait_for_condition
 from tests.contracts.progress import make_update
 from tests.integration.conftest import OwnedStory, StartGateway, issue_token
-from tests.services import (
-    GatewayProcess,
-    PostgresServer,
-    ProgressClient,
-    http_json,
-    timeout,
-    wait_for_condition,
-)
 
 logger = logging.getLogger(__name__)
 REFUSAL_LIMIT = 2.0  # seconds from connecting to the 1013 close

@@ -20,9 +20,12 @@ from websockets.asyncio.client import connect
 from adapters.json_codec import JsonCodec
 from adapters.redis_progress import RedisKeys, RedisProgressPublisher
 from domain.progress import StoryStatus
+from testkit.clients import ProgressClient, http_json
+from testkit.processes import GatewayProcess
+from testkit.redis import RedisServer
+from testkit.waiting import timeout, wait_for_condition
 from tests.contracts.progress import make_update
 from tests.integration.conftest import TTL_SECONDS, NewStory, OwnedStory, StartGateway, redis_client_at
-from tests.services import GatewayProcess, ProgressClient, RedisServer, http_json, timeout, wait_for_condition
 
 logger = logging.getLogger(__name__)
 CLIENTS = 3

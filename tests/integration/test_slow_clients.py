@@ -22,7 +22,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import groupby
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,7 +32,9 @@ from adapters.json_codec import JsonCodec
 from adapters.jwt_tokens import JwtTokenIssuer
 from adapters.redis_progress import RedisKeys, RedisProgressPublisher
 from domain.progress import ProgressUpdate, StoryStatus
-from tests.services import Database, GatewayProcess, timeout
+from testkit.postgres import Database
+from testkit.processes import GatewayProcess, gateway_env, rss_bytes
+from testkit.waiting import timeout
 
 logger = logging.getLogger(__name__)
 
@@ -62,13 +63,9 @@ class Story:
 
 @pytest.fixture
 def gateway(redis_url: str, key_prefix: str, database: Database) -> Iterator[GatewayProcess]:
-    env = {
-        "REDIS_URL": redis_url,
-        "DATABASE_URL": database.url,
-        "JWT_SECRET": SECRET,
-        "REDIS_KEY_PREFIX": key_prefix,
-        "SLOW_CLIENT_SECONDS": str(SLOW_CLIENT_SECONDS),
-    }
+    env = gateway_env(
+        redis_url, database.url, SECRET, key_prefix, SLOW_CLIENT_SECONDS=str(SLOW_CLIENT_SECONDS)
+    )
     process = GatewayProcess(env).start()
     yield process
     process.stop()
@@ -248,20 +245,12 @@ async def wait_for_slow_client_closures(gateway: GatewayProcess, count: float, s
             await asyncio.sleep(0.05)
 
 
-def rss_bytes(gateway: GatewayProcess) -> int:
-    assert gateway.process is not None
-    status = Path(f"/proc/{gateway.process.pid}/status").read_text()
-    found = re.search(r"^VmRSS:\s+(\d+) kB$", status, re.MULTILINE)
-    assert found is not None
-    return int(found.group(1)) * 1024
-
-
 async def sample_peak_rss(gateway: GatewayProcess, stop: asyncio.Event) -> int:
-    peak = rss_bytes(gateway)
+    peak = rss_bytes(gateway.pid)
     while not stop.is_set():
-        peak = max(peak, rss_bytes(gateway))
+        peak = max(peak, rss_bytes(gateway.pid))
         await asyncio.sleep(0.1)
-    return max(peak, rss_bytes(gateway))
+    return max(peak, rss_bytes(gateway.pid))
 
 
 async def test_a_stalled_client_costs_normal_clients_nothing(
@@ -274,7 +263,7 @@ async def test_a_stalled_client_costs_normal_clients_nothing(
     try:
         for ws in clients:
             await asyncio.wait_for(ws.recv(), timeout(10))  # each one's snapshot
-        rss_before, stop = rss_bytes(story.gateway), asyncio.Event()
+        rss_before, stop = rss_bytes(story.gateway.pid), asyncio.Event()
         sampler = asyncio.create_task(sample_peak_rss(story.gateway, stop))
         readers = [asyncio.create_task(read_until_complete(ws)) for ws in clients]
         published = await publish_steadily(publisher, story.id, plan(UPDATES))

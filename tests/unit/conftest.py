@@ -21,7 +21,7 @@ from domain.gateway import Gateway
 from domain.progress import ProgressUpdate, StoryStatus
 from domain.session import SessionLimits
 from domain.subscriptions import ProgressHub
-from tests.services import timeout
+from testkit.waiting import timeout
 
 
 def update(

@@ -13,7 +13,7 @@ from adapters.memory import MemoryStoryDirectory, MemoryTokens
 from domain.access import AccessPolicy
 from domain.errors import AccessDenied, Closure, DirectoryUnavailable
 from domain.ports import Principal
-from tests.services import timeout
+from testkit.waiting import timeout
 
 USER, OTHER, STORY, FOREIGN = (uuid.uuid4() for _ in range(4))
 

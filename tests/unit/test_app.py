@@ -25,7 +25,7 @@ from domain.progress import ProgressUpdate, StoryStatus
 from entrypoints.app import create_app
 from entrypoints.container import Container
 from entrypoints.settings import Settings
-from tests.services import timeout
+from testkit.waiting import timeout
 
 KEY = "unit-test-secret-of-at-least-32-bytes!"
 

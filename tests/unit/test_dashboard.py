@@ -7,7 +7,7 @@ import uuid
 from adapters.memory import MemorySocket
 from domain.errors import Closure
 from domain.progress import StoryStatus
-from tests.services import timeout
+from testkit.waiting import timeout
 from tests.unit.conftest import Rig, eventually, progress
 
 

@@ -13,7 +13,7 @@ from adapters.json_codec import JsonCodec
 from domain.backoff import Backoff
 from domain.errors import FeedUnavailable
 from domain.progress import StoryStatus
-from tests.services import timeout
+from testkit.waiting import timeout
 from tests.unit.conftest import MakeRig, Rig, eventually, progress, update
 
 FAST = Backoff(base=0.01, cap=0.05)

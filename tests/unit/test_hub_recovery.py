@@ -18,7 +18,7 @@ from domain.gateway import Gateway
 from domain.progress import ProgressUpdate, StoryStatus
 from domain.session import SessionLimits
 from domain.subscriptions import ProgressHub
-from tests.services import timeout
+from testkit.waiting import timeout
 from tests.unit.conftest import MakeRig, eventually, progress
 
 QUICK = Backoff(base=0.01, cap=0.05)

@@ -15,7 +15,7 @@ from domain.errors import Closure
 from domain.gateway import Gateway
 from domain.session import SessionLimits
 from domain.subscriptions import ProgressHub
-from tests.services import timeout
+from testkit.waiting import timeout
 
 LIMITS = SessionLimits(keepalive_seconds=60, slow_client_seconds=5, max_frame_bytes=64, flood_burst=1000)
 COMMANDS = st.sampled_from(["ping", "pong", "status", "auth ", "auth garbage", "", " ping", "PING"])

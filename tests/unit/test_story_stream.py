@@ -10,7 +10,7 @@ from adapters.memory import MemorySocket
 from domain.errors import Closure
 from domain.progress import StoryStatus
 from domain.session import SessionLimits
-from tests.services import timeout
+from testkit.waiting import timeout
 from tests.unit.conftest import MakeRig, Rig, eventually, progress
 
 S = StoryStatus

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from domain.timers import Alarm, Watchdog
-from tests.services import timeout
+from testkit.waiting import timeout
 
 
 async def test_the_alarm_rings_once_at_the_earliest_deadline_asked_for() -> None:

@@ -1,0 +1,73 @@
+"""Clients of the gateway for the tests: a WebSocket stand-in for a browser, and HTTP probes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection
+
+from testkit.waiting import timeout
+
+
+async def http_json(url: str) -> tuple[int, dict[str, Any]]:
+    """GET `url` without blocking the loop; the status and the JSON body, error statuses included."""
+
+    def get() -> tuple[int, dict[str, Any]]:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout(5)) as response:  # noqa: S310 (test URL)
+                return int(response.status), json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return int(error.code), json.loads(error.read())
+
+    return await asyncio.to_thread(get)
+
+
+async def http_text(url: str) -> tuple[int, str]:
+    """GET `url` without blocking the loop; the status and the body as text."""
+
+    def get() -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout(5)) as response:  # noqa: S310 (test URL)
+                return int(response.status), response.read().decode()
+        except urllib.error.HTTPError as error:
+            return int(error.code), error.read().decode()
+
+    return await asyncio.to_thread(get)
+
+
+@dataclass
+class ProgressClient:
+    """A browser stand-in over `websockets`: reads progress messages and keeps them in arrival order."""
+
+    connection: ClientConnection
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+    async def read_until(
+        self, done: Callable[[dict[str, Any]], bool], seconds: float = 5.0
+    ) -> dict[str, Any]:
+        """Read until a progress message satisfies `done`, and return it; control texts are skipped."""
+        try:
+            async with asyncio.timeout(timeout(seconds)):
+                while True:
+                    text = await self.connection.recv()
+                    if isinstance(text, str) and text.startswith("{"):
+                        message: dict[str, Any] = json.loads(text)
+                        self.received.append(message)
+                        if done(message):
+                            return message
+        except TimeoutError:
+            pytest.fail(f"no expected message within {timeout(seconds):.1f} s; last: {self.received[-3:]}")
+
+    async def read_seq(self, seq: int, seconds: float = 5.0) -> dict[str, Any]:
+        """Read until the client holds `seq` (or a newer one)."""
+        return await self.read_until(lambda m: int(m.get("seq", 0)) >= seq, seconds)
+
+    def seqs(self) -> list[int]:
+        return [int(m["seq"]) for m in self.received if "seq" in m]

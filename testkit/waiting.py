@@ -1,0 +1,38 @@
+"""The tests' one timeout unit, and waiting on a condition instead of sleeping a fixed time."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+TIMEOUT_SCALE = float(os.environ.get("TEST_TIMEOUT_SCALE", "1"))
+
+
+def timeout(seconds: float) -> float:
+    """The one timeout unit of the tests; TEST_TIMEOUT_SCALE stretches it on a slow machine."""
+    return seconds * TIMEOUT_SCALE
+
+
+def wait_until(check: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll `check()` (a cheap local probe) until it holds, or fail naming `what`."""
+    deadline = time.monotonic() + timeout(seconds)
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+async def wait_for_condition(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> float:
+    """Re-run the async probe `check` until it holds and return the seconds it took, or fail naming `what`."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    deadline = start + timeout(seconds)
+    while not await check():
+        if loop.time() > deadline:
+            pytest.fail(f"timed out after {timeout(seconds):.1f} s waiting for {what}")
+        await asyncio.sleep(0.02)
+    return loop.time() - start
