@@ -10,13 +10,13 @@ import asyncio
 import itertools
 import time
 from collections import Counter
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Collection, Sequence
 from dataclasses import replace
 from uuid import UUID
 
 from adapters.json_codec import JsonCodec
 from domain.errors import AccessDenied, ClientGone, Closure, DirectoryUnavailable, FeedUnavailable
-from domain.ports import FeedEvent, Principal, Rejected, Subscribed
+from domain.ports import FeedEvent, Principal, Rejected, Subscribed, Topic
 from domain.progress import InvalidUpdate, ProgressUpdate
 
 
@@ -31,7 +31,9 @@ class MemoryBroker:
         self._down = False
         self.published: list[ProgressUpdate] = []
 
-    async def publish(self, update: ProgressUpdate) -> ProgressUpdate:
+    per_topic = False
+
+    async def publish(self, update: ProgressUpdate, owner: UUID | None = None) -> ProgressUpdate:
         self._check()
         held = self._snapshots.get(update.story_id)
         seq = max(self._counters.get(update.story_id, 0), (held.seq or 0) if held else 0) + 1
@@ -58,6 +60,12 @@ class MemoryBroker:
             raise FeedUnavailable("memory broker failed")
         finally:
             self._listeners.discard(queue)
+
+    async def watch(self, topics: Collection[Topic]) -> None:
+        self._check()
+
+    async def unwatch(self, topics: Collection[Topic]) -> None:
+        """Nothing to do: every listener hears every story."""
 
     async def snapshot(self, story_id: UUID) -> ProgressUpdate | None:
         self._check()

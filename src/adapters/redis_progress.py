@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Collection, Sequence
 from dataclasses import replace
 from typing import Any
 from uuid import UUID
@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 
 from adapters.json_codec import JsonCodec
 from domain.errors import FeedUnavailable
-from domain.ports import FeedEvent, Rejected, Subscribed
+from domain.ports import FeedEvent, Rejected, Subscribed, Topic
 from domain.progress import InvalidUpdate, ProgressUpdate
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,8 @@ class RedisProgressPublisher:
         self._keys = keys
         self._ttl = ttl_seconds
 
-    async def publish(self, update: ProgressUpdate) -> ProgressUpdate:
+    async def publish(self, update: ProgressUpdate, owner: UUID | None = None) -> ProgressUpdate:
+        """`owner` is not needed here: the pattern subscription routes dashboards by owner lookup."""
         unsequenced = replace(update, seq=None)
         body = self._codec.encode_bytes(unsequenced)
         keys = [self._keys.snapshot(update.story_id), self._keys.counter(update.story_id)]
@@ -79,6 +80,8 @@ class RedisProgressPublisher:
 
 
 class RedisProgressFeed:
+    per_topic = False  # one pattern subscription brings every story
+
     def __init__(
         self, client: Redis, codec: JsonCodec, keys: RedisKeys, timeout: float = 2.0, poll: float = 5.0
     ) -> None:
@@ -106,6 +109,12 @@ class RedisProgressFeed:
         finally:
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def watch(self, topics: Collection[Topic]) -> None:
+        """Nothing to do: the pattern subscription already brings every story."""
+
+    async def unwatch(self, topics: Collection[Topic]) -> None:
+        """Nothing to do: the pattern subscription stays."""
 
     async def snapshot(self, story_id: UUID) -> ProgressUpdate | None:
         found = await self.snapshots([story_id])

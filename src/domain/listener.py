@@ -14,7 +14,7 @@ from contextlib import aclosing
 
 from domain.backoff import Backoff
 from domain.errors import FeedUnavailable
-from domain.ports import Metrics, ProgressFeed, Rejected, Subscribed
+from domain.ports import Metrics, OwnerUpdate, ProgressFeed, Rejected, Subscribed
 from domain.progress import ProgressUpdate
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ class FeedListener:
         metrics: Metrics,
         backoff: Backoff,
         on_subscribed: Callable[[bool], None],
-        on_update: Callable[[ProgressUpdate], None],
+        on_update: Callable[[ProgressUpdate | OwnerUpdate], None],
     ) -> None:
         self._feed = feed
         self._metrics = metrics

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Collection, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 from uuid import UUID
 
 from domain.errors import Closure
@@ -32,7 +32,23 @@ class Rejected:
     reason: str
 
 
-FeedEvent = Subscribed | ProgressUpdate | Rejected
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A channel a process can subscribe to on its own (cluster mode): one story's, or one user's."""
+
+    kind: Literal["story", "user"]
+    id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerUpdate:
+    """An update heard on its owner's channel (cluster mode): it is for that user's dashboards."""
+
+    owner: UUID
+    update: ProgressUpdate
+
+
+FeedEvent = Subscribed | ProgressUpdate | OwnerUpdate | Rejected
 
 
 class TokenVerifier(Protocol):
@@ -52,11 +68,25 @@ class StoryDirectory(Protocol):
 
 
 class ProgressFeed(Protocol):
-    """Live updates and snapshots; raises `FeedUnavailable` when the broker is unreachable."""
+    """Live updates and snapshots; raises `FeedUnavailable` when the broker is unreachable.
+
+    `per_topic` False (standalone): one pattern subscription brings every story's updates, and
+    `watch`/`unwatch` do nothing. True (cluster): only the watched topics' updates arrive, story
+    channels as `ProgressUpdate`, user channels as `OwnerUpdate`."""
+
+    per_topic: bool
 
     def events(self) -> AsyncGenerator[FeedEvent, None]:
-        """Subscribe, yield `Subscribed`, then every update or rejection until the broker fails."""
+        """Subscribe (every watched topic too), yield `Subscribed`, then every update or rejection
+        until the broker fails."""
         ...
+
+    async def watch(self, topics: Collection[Topic]) -> None:
+        """Subscribe to `topics`; returns once the broker confirmed them, so nothing published
+        from then on is missed. Topics are remembered and subscribed again by each `events()`."""
+        ...
+
+    async def unwatch(self, topics: Collection[Topic]) -> None: ...
 
     async def snapshot(self, story_id: UUID) -> ProgressUpdate | None: ...
 
@@ -66,8 +96,9 @@ class ProgressFeed(Protocol):
 
 
 class ProgressPublisher(Protocol):
-    async def publish(self, update: ProgressUpdate) -> ProgressUpdate:
-        """Store the snapshot and publish atomically; return the update with its assigned `seq`."""
+    async def publish(self, update: ProgressUpdate, owner: UUID | None = None) -> ProgressUpdate:
+        """Store the snapshot and publish atomically; return the update with its assigned `seq`.
+        In cluster mode `owner` is required: the update also goes to the owner's channel."""
         ...
 
 

@@ -23,7 +23,7 @@ from domain.errors import Closure, FeedUnavailable
 from domain.listener import FeedListener
 from domain.outbox import Offer, Outbox
 from domain.owners import DashboardRouter
-from domain.ports import FrameEncoder, Metrics, ProgressFeed, StoryDirectory
+from domain.ports import FrameEncoder, Metrics, OwnerUpdate, ProgressFeed, StoryDirectory
 from domain.progress import Frame, ProgressUpdate
 from domain.resync import Resync
 
@@ -149,7 +149,11 @@ class ProgressHub:
         if again or self._by_story or self._by_user:
             self._resync.request(self._by_story, self._by_user)
 
-    def _dispatch(self, update: ProgressUpdate) -> None:
+    def _dispatch(self, event: ProgressUpdate | OwnerUpdate) -> None:
+        if isinstance(event, OwnerUpdate):
+            self._offer_all(self._by_user.get(event.owner, ()), self._frame(event.update))
+            return
+        update = event
         self._metrics.update_received((datetime.now(UTC) - update.updated_at).total_seconds())
         watchers = self._by_story.get(update.story_id, ())
         if not watchers and not self._by_user:
