@@ -22,6 +22,6 @@ class JsonCodec:
         """Raises `InvalidUpdate` naming the field, `payload` when it is not JSON at all."""
         try:
             data = self._decoder.decode(raw)
-        except (msgspec.DecodeError, RecursionError):
-            raise InvalidUpdate("payload", "not JSON, or nested too deep") from None
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+            raise InvalidUpdate("payload", "not JSON (or not UTF-8, or nested too deep)") from None
         return parse_update(data)

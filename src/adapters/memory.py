@@ -17,7 +17,7 @@ from uuid import UUID
 from adapters.json_codec import JsonCodec
 from domain.errors import AccessDenied, ClientGone, Closure, DirectoryUnavailable, FeedUnavailable
 from domain.ports import FeedEvent, Principal, Rejected, Subscribed, Topic
-from domain.progress import InvalidUpdate, ProgressUpdate
+from domain.progress import Frame, InvalidUpdate, ProgressUpdate
 
 
 class MemoryBroker:
@@ -178,17 +178,39 @@ class MemoryMetrics:
     def listener_restarted(self) -> None:
         self.counts["listener_restarts"] += 1
 
+    def sent(self, endpoint: str, count: int) -> None:
+        self.counts[f"sent:{endpoint}"] += count
+
+    def written(self, lag_seconds: float) -> None:
+        self.counts["written"] += 1
+
+    def resynced(self) -> None:
+        self.counts["resyncs"] += 1
+
 
 class MemorySocket:
-    """A client connection: the test plays the client with `say`, `leave` and `stall`."""
+    """A client connection: the test plays the client with `say`, `leave` and `stall`.
+
+    Like the real transport, it takes a message at once while the client reads (`send_now`), and
+    makes `send` wait while it is stalled; finding the client not reading is the transport's job:
+    `leave(Closure.SLOW_CLIENT)` plays that."""
 
     def __init__(self) -> None:
         self.sent: list[str] = []
         self.closed: Closure | None = None
+        self.direct = 0  # messages taken by `send_now`
         self._inbound: asyncio.Queue[str | bytes | Closure | None] = asyncio.Queue()
         self._reading = asyncio.Event()
         self._reading.set()
         self._changed = asyncio.Event()
+
+    def send_now(self, message: Frame | str) -> bool:
+        if not self._reading.is_set() or self.closed is not None:
+            return False
+        self.sent.append(message.text if isinstance(message, Frame) else message)
+        self.direct += 1
+        self._changed.set()
+        return True
 
     async def send(self, text: str) -> None:
         await self._reading.wait()

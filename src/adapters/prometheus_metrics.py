@@ -25,6 +25,16 @@ class PrometheusMetrics:
         )
         self._merged = Counter("gateway_updates_merged", "Queued updates replaced by newer ones", registry=r)
         self._restarts = Counter("gateway_listener_restarts", "Broker listener restarts", registry=r)
+        self._sent = Counter(
+            "gateway_messages_sent", "Progress messages written to clients", ["endpoint"], registry=r
+        )
+        self._written = Histogram(
+            "gateway_delivery_lag_seconds",
+            "From an update's updated_at to its write to a client socket",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60),
+            registry=r,
+        )
+        self._resyncs = Counter("gateway_snapshot_resyncs", "Snapshot resyncs completed", registry=r)
 
     def connection_opened(self, endpoint: str) -> None:
         self._connections.labels(endpoint).inc()
@@ -45,6 +55,15 @@ class PrometheusMetrics:
 
     def listener_restarted(self) -> None:
         self._restarts.inc()
+
+    def sent(self, endpoint: str, count: int) -> None:
+        self._sent.labels(endpoint).inc(count)
+
+    def written(self, lag_seconds: float) -> None:
+        self._written.observe(max(lag_seconds, 0.0))
+
+    def resynced(self) -> None:
+        self._resyncs.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

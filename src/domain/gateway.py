@@ -17,7 +17,7 @@ from domain.subscriptions import ProgressHub
 
 logger = logging.getLogger(__name__)
 
-_OpenWatch = Callable[[Principal], Awaitable[tuple[AbstractAsyncContextManager[Outbox], Refresh]]]
+_OpenWatch = Callable[[Principal, Outbox], Awaitable[tuple[AbstractAsyncContextManager[None], Refresh]]]
 
 
 class Gateway:
@@ -41,17 +41,20 @@ class Gateway:
                 await ended.wait()
 
     async def story(self, socket: ClientSocket, token: str | None, raw_story_id: str) -> None:
-        async def open_watch(principal: Principal) -> tuple[AbstractAsyncContextManager[Outbox], Refresh]:
+        async def open_watch(
+            principal: Principal, outbox: Outbox
+        ) -> tuple[AbstractAsyncContextManager[None], Refresh]:
             story_id = await self._policy.story_for(principal, raw_story_id)
-
-            return self._hub.watch_story(story_id, principal.user_id), self._refresher(story_id)
+            return self._hub.watch_story(outbox, story_id, principal.user_id), self._refresher(story_id)
 
         await self._serve("story", socket, token, open_watch)
 
     async def dashboard(self, socket: ClientSocket, token: str | None) -> None:
-        async def open_watch(principal: Principal) -> tuple[AbstractAsyncContextManager[Outbox], Refresh]:
+        async def open_watch(
+            principal: Principal, outbox: Outbox
+        ) -> tuple[AbstractAsyncContextManager[None], Refresh]:
             story_ids = await self._policy.stories_of(principal)
-            return self._hub.watch_user(principal.user_id, story_ids), self._refresher(None)
+            return self._hub.watch_user(outbox, principal.user_id, story_ids), self._refresher(None)
 
         await self._serve("dashboard", socket, token, open_watch)
 
@@ -73,9 +76,12 @@ class Gateway:
         closure: Closure | None = None
         try:
             principal = self._policy.authenticate(token)
-            watch, refresh = await open_watch(principal)
-            async with watch as outbox:
-                closure = await Session(socket, outbox, principal, self._policy, self._limits, refresh).run()
+            outbox = Outbox()
+            watch, refresh = await open_watch(principal, outbox)
+            session = Session(
+                socket, outbox, principal, self._policy, self._limits, refresh, self._metrics, endpoint
+            )
+            closure = await session.run(watch)
         except AccessDenied as denied:
             logger.info("%s connection denied: %s", endpoint, denied)
             closure = denied.closure

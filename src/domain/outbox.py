@@ -1,23 +1,30 @@
 """Per-subscriber outbox: progress is state, so a reader that falls behind gets the newest state.
 
-Within one story, a queued update is replaced by a newer one of the same status (conflation);
-a change of status, the terminal one included, always gets its own place in the queue. Updates
-older than what the subscriber already holds (by `seq`) are dropped, which makes the
-subscribe-then-snapshot handshake and the resync after a broker reconnect race-free.
+A subscriber whose socket keeps up never queues: an offer with nothing queued or in flight is
+written straight to the socket (`attach`'s `write_now`), with no task to wake. Only when the
+socket cannot take it now does the update wait here, and `backlog` is told so that a sender
+drains the queue in order. Within one story, a queued update is replaced by a newer one of the
+same status (conflation); a change of status, the terminal one included, always gets its own
+place in the queue. Updates older than what the subscriber already holds (by `seq`) are dropped,
+which makes the subscribe-then-snapshot handshake and the resync after a broker reconnect race-free.
 """
 
 from __future__ import annotations
 
-import asyncio
 import enum
 from collections import deque
+from collections.abc import Callable
 from uuid import UUID
 
 from domain.errors import Closure
 from domain.progress import Frame
 
+WriteNow = Callable[[Frame | str], bool]
+Entry = Frame | str
+
 
 class Offer(enum.Enum):
+    SENT = "sent"
     QUEUED = "queued"
     MERGED = "merged"
     STALE = "stale"
@@ -30,28 +37,68 @@ class _Slot:
         self.frame = frame
 
 
+def _never(entry: Entry) -> bool:
+    return False
+
+
+def _nothing() -> None:
+    return None
+
+
 class Outbox:
+    __slots__ = (
+        "_backlog",
+        "_in_flight",
+        "_latest",
+        "_limit",
+        "_on_close",
+        "_pending",
+        "_queue",
+        "_texts",
+        "_unordered",
+        "_write_now",
+        "closure",
+    )
+
     def __init__(self, limit: int = 1024) -> None:
-        self._queue: deque[_Slot | str] = deque()
-        self._pending: dict[UUID, _Slot] = {}
         self._latest: dict[UUID, Frame] = {}
-        self._unordered: set[UUID] = set()
+        self._queue: deque[_Slot | str] | None = None  # allocated on the first backlog only
+        self._pending: dict[UUID, _Slot] = {}
+        self._unordered: set[UUID] | None = None
         self._texts = 0
-        self._ready = asyncio.Event()
         self._limit = limit
+        self._in_flight = False
+        self._write_now: WriteNow = _never
+        self._backlog: Callable[[], None] = _nothing
+        self._on_close: Callable[[Closure], None] = _nothing_closed
         self.closure: Closure | None = None
 
+    def attach(
+        self, write_now: WriteNow, backlog: Callable[[], None], on_close: Callable[[Closure], None]
+    ) -> None:
+        """Connect the outbox to its socket: `write_now` writes an entry if the socket can take it at
+        once, `backlog` asks for a sender, `on_close` ends the session."""
+        self._write_now, self._backlog, self._on_close = write_now, backlog, on_close
+        if self._queue or self.closure is not None:
+            backlog()
+        if self.closure is not None:
+            on_close(self.closure)
+
     def offer(self, frame: Frame, *, live: bool = True) -> Offer:
-        """Queue `frame` unless the subscriber holds a newer one; snapshots (`live=False`) must be newer."""
+        """Deliver `frame` unless the subscriber holds a newer one; snapshots (`live=False`) must be newer."""
         update = frame.update
-        held = self._latest.get(update.story_id)
-        if held is not None and update.story_id not in self._unordered:
+        story_id = update.story_id
+        held = self._latest.get(story_id)
+        if held is not None and (self._unordered is None or story_id not in self._unordered):
             fresh = update.supersedes_live(held.update) if live else update.is_newer_than(held.update)
             if not fresh:
                 return Offer.STALE
-        self._latest[update.story_id] = frame
-        self._unordered.discard(update.story_id)
-        slot = self._pending.get(update.story_id)
+        self._latest[story_id] = frame
+        if self._unordered is not None:
+            self._unordered.discard(story_id)
+        if not self._queue and not self._in_flight and self.closure is None and self._write_now(frame):
+            return Offer.SENT
+        slot = self._pending.get(story_id)
         if slot is not None and slot.frame.update.status is update.status:
             slot.frame = frame
             return Offer.MERGED
@@ -64,57 +111,55 @@ class Outbox:
         self._unordered = set(self._latest)
 
     def resend_latest(self) -> int:
-        """Queue the held state of every story again (the `status` command); returns how many."""
-        count = 0
+        """Send the held state of every story again (the `status` command); returns how many."""
         for story_id, frame in self._latest.items():
-            if story_id not in self._pending:
+            if story_id not in self._pending and not self._deliver_now(frame):
                 self._enqueue_slot(frame)
-            count += 1
-        return count
+        return len(self._latest)
 
     def push_text(self, text: str) -> None:
         """Control text (`pong`, `ping`, `auth ok`), never merged or dropped; a client that lets more
         than `limit` of them pile up is not reading. (Progress slots need no limit: at most one per
         story and status is queued, since a newer update of the same status takes the slot.)"""
+        if self._deliver_now(text):
+            return
         self._texts += 1
         self._append(text)
         if self._texts > self._limit:
             self.close(Closure.SLOW_CLIENT)
 
     def close(self, closure: Closure) -> None:
-        """Ask the sender to end the connection; the first reason given wins."""
+        """End the connection; the first reason given wins."""
         if self.closure is None:
             self.closure = closure
-        self._ready.set()
+            self._on_close(closure)
 
     def held_stories(self) -> list[UUID]:
         return list(self._latest)
 
-    def pop(self) -> str | None:
+    def pop(self) -> Entry | None:
+        """The next queued entry for the sender, which must call `done()` once it is written."""
         if not self._queue:
-            self._ready.clear()
             return None
         entry = self._queue.popleft()
+        self._in_flight = True
         if isinstance(entry, str):
             self._texts -= 1
             return entry
         story_id = entry.frame.update.story_id
         if self._pending.get(story_id) is entry:
             del self._pending[story_id]
-        return entry.frame.text
+        return entry.frame
 
-    async def wait(self) -> None:
-        """Until something is queued, the outbox is closed, or `wake` is called."""
-        if self._queue or self.closure is not None:
-            return
-        await self._ready.wait()
-
-    def wake(self) -> None:
-        """Let the sender look at its deadlines (keepalive, token expiry) with nothing queued."""
-        self._ready.set()
+    def done(self) -> None:
+        """The popped entry is written: with nothing queued, offers go straight to the socket again."""
+        self._in_flight = False
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return len(self._queue) if self._queue else 0
+
+    def _deliver_now(self, entry: Entry) -> bool:
+        return not self._queue and not self._in_flight and self.closure is None and self._write_now(entry)
 
     def _enqueue_slot(self, frame: Frame) -> None:
         slot = _Slot(frame)
@@ -122,5 +167,12 @@ class Outbox:
         self._append(slot)
 
     def _append(self, entry: _Slot | str) -> None:
+        if self._queue is None:
+            self._queue = deque()
         self._queue.append(entry)
-        self._ready.set()
+        if len(self._queue) == 1 and not self._in_flight:
+            self._backlog()
+
+
+def _nothing_closed(closure: Closure) -> None:
+    return None

@@ -8,7 +8,7 @@ from typing import Literal, Protocol
 from uuid import UUID
 
 from domain.errors import Closure
-from domain.progress import ProgressUpdate
+from domain.progress import Frame, ProgressUpdate
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +103,17 @@ class ProgressPublisher(Protocol):
 
 
 class FrameEncoder(Protocol):
-    def encode(self, update: ProgressUpdate) -> str: ...
+    def encode_bytes(self, update: ProgressUpdate) -> bytes: ...
 
 
 class ClientSocket(Protocol):
     """One accepted client connection. `receive` gives text or bytes; None once the client is gone,
-    or a `Closure` when the transport itself ended the connection for one of our reasons."""
+    or a `Closure` when the transport itself ended the connection for one of our reasons (it is
+    the transport that finds a client not reading: `SLOW_CLIENT`)."""
+
+    def send_now(self, message: Frame | str) -> bool:
+        """Write at once if the connection can take it without waiting; False leaves it to `send`."""
+        ...
 
     async def send(self, text: str) -> None: ...
 
@@ -129,3 +134,13 @@ class Metrics(Protocol):
     def updates_merged(self, count: int) -> None: ...
 
     def listener_restarted(self) -> None: ...
+
+    def sent(self, endpoint: str, count: int) -> None:
+        """`count` progress messages written to clients of `endpoint` (batched by the fan-out)."""
+        ...
+
+    def written(self, lag_seconds: float) -> None:
+        """From an update's `updated_at` to its write to a socket (once per fan-out of an update)."""
+        ...
+
+    def resynced(self) -> None: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import UUID
 
@@ -69,10 +69,18 @@ class ProgressUpdate:
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """An update with its wire text, encoded once however many clients receive it."""
+    """An update with its wire form, encoded once however many clients receive it."""
 
     update: ProgressUpdate
-    text: str
+    data: bytes
+
+    @property
+    def text(self) -> str:
+        return self.data.decode()
+
+    def lag(self) -> float:
+        """Seconds from the update's `updated_at` until now."""
+        return (datetime.now(UTC) - self.update.updated_at).total_seconds()
 
 
 def parse_update(data: object) -> ProgressUpdate:

@@ -10,52 +10,57 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 from uuid import UUID
 
 from domain.backoff import Backoff
 from domain.errors import DirectoryUnavailable, FeedUnavailable
-from domain.outbox import Outbox
-from domain.ports import ProgressFeed, StoryDirectory
-from domain.progress import Frame, ProgressUpdate
+from domain.ports import FrameEncoder, Metrics, StoryDirectory
+from domain.progress import Frame
+from domain.snapshots import SnapshotReader
+from domain.subscribers import Index, Subscribers
+from domain.tasks import BackgroundTasks
 
 logger = logging.getLogger(__name__)
-
-Index = Mapping[UUID, set[Outbox]]
 
 
 class Resync:
     def __init__(
         self,
-        feed: ProgressFeed,
+        snapshots: SnapshotReader,
         directory: StoryDirectory,
+        subscribers: Subscribers,
+        encoder: FrameEncoder,
+        metrics: Metrics,
         backoff: Backoff,
-        frame: Callable[[ProgressUpdate], Frame],
-        spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
+        tasks: BackgroundTasks,
     ) -> None:
-        self._feed = feed
+        self._snapshots = snapshots
         self._directory = directory
+        self._subscribers = subscribers
+        self._encoder = encoder
+        self._metrics = metrics
         self._backoff = backoff
-        self._frame = frame
-        self._spawn = spawn
+        self._tasks = tasks
         self._running: asyncio.Task[None] | None = None
         self._wanted = False
 
-    def request(self, by_story: Index, by_user: Index) -> None:
+    def request(self) -> None:
         self._wanted = True
         if self._running is None or self._running.done():
-            self._running = self._spawn(self._run(by_story, by_user))
+            self._running = self._tasks.spawn(self._run(), name="resync")
 
-    async def _run(self, by_story: Index, by_user: Index) -> None:
+    async def _run(self) -> None:
         attempt = 0
         while self._wanted:
             self._wanted = False
             try:
+                by_story, by_user = self._subscribers.by_story, self._subscribers.by_user
                 await self._offer(by_story, {story_id: [story_id] for story_id in list(by_story)})
                 await self._offer(
                     by_user, {user: await self._directory.stories_of(user) for user in list(by_user)}
                 )
+                self._metrics.resynced()
                 attempt = 0
                 continue
             except (FeedUnavailable, DirectoryUnavailable) as exc:
@@ -65,7 +70,8 @@ class Resync:
             attempt += 1
 
     async def _offer(self, index: Index, wanted: dict[UUID, list[UUID]]) -> None:
-        frames = {u.story_id: self._frame(u) for u in await self._feed.snapshots(_union(wanted.values()))}
+        updates = await self._snapshots.read(_union(wanted.values()))
+        frames = {u.story_id: Frame(u, self._encoder.encode_bytes(u)) for u in updates}
         for key, story_ids in wanted.items():
             for outbox in list(index.get(key, ())):
                 for story_id in story_ids:

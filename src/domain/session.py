@@ -1,9 +1,11 @@
 """One client connection from access check to close: the same shape for both endpoints.
 
-A sender task is the socket's only writer: it drains the outbox, sends keepalive pings, and
-ends the connection at the token's expiry or when one send stays blocked for
-`slow_client_seconds`. The receive loop answers commands through the outbox, so no client's
-pace ever holds up another's, and neither loop can outlive the other.
+The connection's own task reads the client; it holds nothing else while idle. Updates reach the
+socket straight from the hub's fan-out (see `Outbox`); a sender task exists only while the
+socket is behind and the outbox holds a backlog. One timer per session sends the keepalive ping
+and ends the connection at the token's expiry. Whatever ends the session (the client, a bad
+frame, the token, the transport finding the client not reading, a shutdown) ends both sides:
+no client's pace ever holds up another's, and nothing outlives the connection.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from domain.access import AccessPolicy
 from domain.client_frames import ClientFrame, Command, FloodGuard, read_frame
 from domain.errors import AccessDenied, ClientGone, Closure
 from domain.outbox import Outbox
-from domain.ports import ClientSocket, Principal
-from domain.timers import Alarm, Watchdog
+from domain.ports import ClientSocket, Metrics, Principal
+from domain.progress import Frame
+from domain.timers import Alarm
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +40,24 @@ class SessionLimits:
 
 
 class Session:
+    __slots__ = (
+        "_alarm",
+        "_ending",
+        "_endpoint",
+        "_last_heard",
+        "_last_pinged",
+        "_limits",
+        "_loop",
+        "_metrics",
+        "_outbox",
+        "_policy",
+        "_principal",
+        "_refresh",
+        "_sender",
+        "_socket",
+        "_task",
+    )
+
     def __init__(
         self,
         socket: ClientSocket,
@@ -44,6 +66,8 @@ class Session:
         policy: AccessPolicy,
         limits: SessionLimits,
         refresh: Refresh,
+        metrics: Metrics,
+        endpoint: str,
     ) -> None:
         self._socket = socket
         self._outbox = outbox
@@ -51,77 +75,78 @@ class Session:
         self._policy = policy
         self._limits = limits
         self._refresh = refresh
+        self._metrics = metrics
+        self._endpoint = endpoint
         self._loop = asyncio.get_running_loop()
         self._last_heard = self._last_pinged = self._loop.time()
-        self._alarm = Alarm(outbox.wake)  # the next keepalive or expiry check
-        self._watchdog = Watchdog(limits.slow_client_seconds, self._stall)  # a send blocked too long
-        self._stalled = False
-        self._sender: asyncio.Task[Closure | None] | None = None
+        self._alarm = Alarm(self._tick)
+        self._sender: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[object] | None = None
+        self._ending: Closure | None = None
 
-    async def run(self) -> Closure | None:
-        """Serve until either side ends it; returns why the server closes, or None if the client left."""
-        self._sender = sender = asyncio.create_task(self._send_loop(), name="session-sender")
-        receiver = asyncio.create_task(self._receive_loop(), name="session-receiver")
+    async def run(self, watch: AbstractAsyncContextManager[object]) -> Closure | None:
+        """Subscribe with `watch`, then serve until either side ends it; returns why the server
+        closes, or None if the client left."""
+        self._task = asyncio.current_task()
+        self._outbox.attach(self._socket.send_now, self._start_sender, self._end)
+        self._tick()
         try:
-            done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            async with watch:
+                return await self._receive_loop()
+        except asyncio.CancelledError:
+            if self._ending is None or self._uncancel() > 0:
+                raise
+            return self._ending
         finally:
             self._alarm.cancel()
-            self._watchdog.cancel()
-            for task in (sender, receiver):
-                task.cancel()
-            await asyncio.gather(sender, receiver, return_exceptions=True)
-        first = done.pop()
-        if (error := first.exception()) is not None:
-            logger.error("session failed", exc_info=error)
-            return Closure.INTERNAL
-        return first.result()
+            if self._sender is not None:
+                self._sender.cancel()
 
-    async def _send_loop(self) -> Closure | None:
-        try:
-            return await self._drain()
-        except asyncio.CancelledError:
-            if not self._stalled:
-                raise
-            asyncio.current_task().uncancel()  # type: ignore[union-attr]
-            return Closure.SLOW_CLIENT
+    def _end(self, closure: Closure | None) -> None:
+        """End the session from outside its task (timer, sender, hub): interrupt the reading."""
+        if self._ending is None and self._task is not None:
+            self._ending = closure or Closure.SHUTDOWN
+            self._task.cancel()
 
-    async def _drain(self) -> Closure | None:
-        while self._outbox.closure is None:
-            if time.time() >= self._principal.expires_at:
-                return Closure.TOKEN_EXPIRED
-            text = self._outbox.pop()
-            if text is None:
-                await self._idle()
-                continue
-            try:
-                await self._send(text)
-            except ClientGone:
-                return None
-        return self._outbox.closure
+    def _uncancel(self) -> int:
+        task = self._task
+        return task.uncancel() if task is not None else 0
 
-    async def _send(self, text: str) -> None:
-        self._watchdog.started()
-        try:
-            await self._socket.send(text)
-        finally:
-            self._watchdog.finished()
-
-    def _stall(self) -> None:
-        """The watchdog bit: one send has been blocked for `slow_client_seconds`."""
-        if self._sender is not None:
-            self._stalled = True
-            self._sender.cancel()
-
-    async def _idle(self) -> None:
-        """Wait for work, a keepalive ping being due, or the token's expiry."""
+    def _tick(self) -> None:
+        """The session's one timer: the token's expiry, or a keepalive ping after client silence."""
+        if time.time() >= self._principal.expires_at:
+            self._end(Closure.TOKEN_EXPIRED)
+            return
         now = self._loop.time()
         ping_at = max(self._last_heard, self._last_pinged) + self._limits.keepalive_seconds
         if now >= ping_at:
             self._last_pinged = now
+            ping_at = now + self._limits.keepalive_seconds
             self._outbox.push_text("ping")
-            return
         self._alarm.at(min(ping_at, now + self._principal.expires_at - time.time()))
-        await self._outbox.wait()
+
+    def _start_sender(self) -> None:
+        if self._sender is None and self._ending is None:
+            self._sender = asyncio.create_task(self._drain(), name="session-sender")
+
+    async def _drain(self) -> None:
+        """Send the backlog in order; the outbox writes straight to the socket again once it is empty."""
+        try:
+            while (entry := self._outbox.pop()) is not None:
+                try:
+                    await self._socket.send(entry.text if isinstance(entry, Frame) else entry)
+                finally:
+                    self._outbox.done()
+                if isinstance(entry, Frame):
+                    self._metrics.sent(self._endpoint, 1)
+                    self._metrics.written(entry.lag())
+        except ClientGone:
+            logger.debug("client gone while sending")
+        except Exception:
+            logger.exception("session sender failed")
+            self._end(Closure.INTERNAL)
+        finally:
+            self._sender = None
 
     async def _receive_loop(self) -> Closure | None:
         flood = FloodGuard(self._limits.flood_rate, self._limits.flood_burst, self._loop.time())
@@ -149,4 +174,5 @@ class Session:
             except AccessDenied as denied:
                 return denied.closure
             self._outbox.push_text("auth ok")
+            self._tick()
         return None

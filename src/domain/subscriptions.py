@@ -1,31 +1,36 @@
-"""The progress hub: one broker subscription per process, fanned out to per-subscriber outboxes.
+"""The progress hub: one broker subscription per process, fanned out to its subscribers' outboxes.
 
-Stories are routed to their own watchers and, through the story's owner, to that owner's
-dashboards, so a story created after a dashboard connected still reaches it. Each time the
-supervised listener subscribes again, every subscriber is offered the current snapshots (the
-outbox keeps only newer ones).
+Each update is encoded once and offered to every outbox that wants it, in one pass: an outbox
+whose socket keeps up writes it at once (see `Outbox`). Stories reach their own watchers and,
+through the story's owner, that owner's dashboards, so a story created after a dashboard
+connected still reaches it; in cluster mode the owner's channel brings those instead, and only
+the topics this process's clients watch are subscribed. Each time the supervised listener
+subscribes again, every subscriber is offered the current snapshots (the outbox keeps only
+newer ones).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
-from collections.abc import AsyncIterator, Coroutine, Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 from domain.backoff import Backoff
 from domain.directory_cache import CachingDirectory
 from domain.errors import Closure, FeedUnavailable
 from domain.listener import FeedListener
-from domain.outbox import Offer, Outbox
+from domain.outbox import Outbox
 from domain.owners import DashboardRouter
-from domain.ports import FrameEncoder, Metrics, OwnerUpdate, ProgressFeed, StoryDirectory
+from domain.ports import FrameEncoder, Metrics, OwnerUpdate, ProgressFeed, Topic
 from domain.progress import Frame, ProgressUpdate
 from domain.resync import Resync
+from domain.snapshots import SnapshotReader
+from domain.subscribers import Subscribers, fan_out
+from domain.tasks import BackgroundTasks
+from domain.topics import TopicSubscriptions
 
 logger = logging.getLogger(__name__)
 
@@ -34,152 +39,116 @@ class ProgressHub:
     def __init__(
         self,
         feed: ProgressFeed,
-        directory: StoryDirectory,
+        directory: CachingDirectory,
         encoder: FrameEncoder,
         metrics: Metrics,
+        subscribers: Subscribers,
         *,
         backoff: Backoff | None = None,
-        outbox_limit: int = 1024,
+        topic_linger: float = 30.0,
     ) -> None:
         self._feed = feed
+        self._directory = directory
         self._encoder = encoder
         self._metrics = metrics
-        self._outbox_limit = outbox_limit
-        self._directory = (
-            directory if isinstance(directory, CachingDirectory) else CachingDirectory(directory)
-        )
-        self._router = DashboardRouter(self._directory, self._deliver_to_owner)
-        self._by_story: defaultdict[UUID, set[Outbox]] = defaultdict(set)
-        self._by_user: defaultdict[UUID, set[Outbox]] = defaultdict(set)
-        self._backoff = backoff or Backoff()
-        self._listener = FeedListener(feed, metrics, self._backoff, self._on_subscribed, self._dispatch)
-        self._resync = Resync(feed, self._directory, self._backoff, self._frame, self._spawn)
+        self._subscribers = subscribers
+        self._tasks = BackgroundTasks()
+        self._snapshots = SnapshotReader(feed)
+        self._topics = TopicSubscriptions(feed, topic_linger)
+        backoff = backoff or Backoff()
+        self._router = DashboardRouter(directory, self._deliver_to_owner)
+        self._listener = FeedListener(feed, metrics, backoff, self._on_subscribed, self._dispatch)
+        self._resync = Resync(self._snapshots, directory, subscribers, encoder, metrics, backoff, self._tasks)
         self._listening: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._closing: Closure | None = None
 
     @property
     def ready(self) -> bool:
         return self._listener.ready
 
+    @property
+    def watched_topics(self) -> list[Topic]:
+        return self._topics.watched
+
     async def start(self) -> None:
-        self._listening = asyncio.create_task(self._listener.run_forever(), name="progress-listener")
+        self._listening = self._tasks.spawn(self._listener.run_forever(), name="progress-listener")
 
     async def stop(self) -> None:
-        self.close_all(Closure.SHUTDOWN)
-        tasks = [t for t in [self._listening, *self._tasks] if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        self._subscribers.close_all(Closure.SHUTDOWN)
+        await self._tasks.cancel_all()
 
     def close_all(self, closure: Closure) -> int:
         """End every session, and every one that starts from now on, with `closure`."""
-        self._closing = closure
-        outboxes = self._all_outboxes()
-        for outbox in outboxes:
-            outbox.close(closure)
-        return len(outboxes)
+        return self._subscribers.close_all(closure)
 
     @property
     def subscriber_count(self) -> int:
-        return len(self._all_outboxes())
+        return len(self._subscribers)
 
     @asynccontextmanager
-    async def watch_story(self, story_id: UUID, owner: UUID) -> AsyncIterator[Outbox]:
+    async def watch_story(self, outbox: Outbox, story_id: UUID, owner: UUID) -> AsyncIterator[None]:
         """Subscribe first, then offer the snapshot, so nothing published in between is lost."""
-        outbox = self._new_outbox()
         self._directory.remember(story_id, owner)
-        async with self._registered(self._by_story, story_id, outbox):
-            await self.offer_snapshots(outbox, [story_id])
-            yield outbox
+        with self._subscribers.story(story_id, outbox):
+            async with self._topics.held(Topic("story", story_id)):
+                await self.offer_snapshots(outbox, [story_id])
+                yield
 
     @asynccontextmanager
-    async def watch_user(self, user_id: UUID, story_ids: list[UUID]) -> AsyncIterator[Outbox]:
-        outbox = self._new_outbox()
+    async def watch_user(self, outbox: Outbox, user_id: UUID, story_ids: list[UUID]) -> AsyncIterator[None]:
         for story_id in story_ids:
             self._directory.remember(story_id, user_id)
-        async with self._registered(self._by_user, user_id, outbox):
-            await self.offer_snapshots(outbox, story_ids)
-            yield outbox
+        with self._subscribers.user(user_id, outbox):
+            async with self._topics.held(Topic("user", user_id)):
+                await self.offer_snapshots(outbox, story_ids)
+                yield
 
     async def offer_snapshots(self, outbox: Outbox, story_ids: Iterable[UUID]) -> None:
         """Offer stored snapshots; when the broker is down the resync after reconnect does it instead."""
-        ids = list(story_ids)
-        if not ids:
-            return
         try:
-            snapshots = await self._feed.snapshots(ids)
+            snapshots = await self._snapshots.read(list(story_ids))
         except FeedUnavailable as exc:
             logger.warning("snapshots unavailable, a resync will send them: %s", exc)
-            self._resync.request(self._by_story, self._by_user)
+            self._resync.request()
             return
         for update in snapshots:
             outbox.offer(self._frame(update), live=False)
 
-    @asynccontextmanager
-    async def _registered(
-        self, index: defaultdict[UUID, set[Outbox]], key: UUID, outbox: Outbox
-    ) -> AsyncIterator[None]:
-        index[key].add(outbox)
-        try:
-            yield
-        finally:
-            index[key].discard(outbox)
-            if not index[key]:
-                del index[key]
-
-    def _new_outbox(self) -> Outbox:
-        outbox = Outbox(self._outbox_limit)
-        if self._closing is not None:
-            outbox.close(self._closing)
-        return outbox
-
-    def _all_outboxes(self) -> list[Outbox]:
-        return [o for index in (self._by_story, self._by_user) for group in index.values() for o in group]
-
     def _frame(self, update: ProgressUpdate) -> Frame:
-        return Frame(update, self._encoder.encode(update))
+        return Frame(update, self._encoder.encode_bytes(update))
 
     def _on_subscribed(self, again: bool) -> None:
         """After a resubscription, seqs may have restarted and updates been missed: resync. So too
         after the first one, for clients that connected while the broker was not there yet."""
         if again:
-            for outbox in self._all_outboxes():
-                outbox.reset_order()
-        if again or self._by_story or self._by_user:
-            self._resync.request(self._by_story, self._by_user)
+            self._subscribers.reset_order()
+        if again or len(self._subscribers):
+            self._resync.request()
 
     def _dispatch(self, event: ProgressUpdate | OwnerUpdate) -> None:
+        by_story, by_user = self._subscribers.by_story, self._subscribers.by_user
         if isinstance(event, OwnerUpdate):
-            self._offer_all(self._by_user.get(event.owner, ()), self._frame(event.update))
+            if dashboards := by_user.get(event.owner):
+                self._fan_out(dashboards, self._frame(event.update), "dashboard")
             return
-        update = event
-        self._metrics.update_received((datetime.now(UTC) - update.updated_at).total_seconds())
-        watchers = self._by_story.get(update.story_id, ())
-        if not watchers and not self._by_user:
+        self._metrics.update_received((datetime.now(UTC) - event.updated_at).total_seconds())
+        watchers = by_story.get(event.story_id)
+        route = bool(by_user) and not self._feed.per_topic
+        if not watchers and not route:
             return
-        frame = self._frame(update)
-        self._offer_all(watchers, frame)
-        if self._by_user:
-            self._router.route(frame, self._spawn)
+        frame = self._frame(event)
+        if watchers:
+            self._fan_out(watchers, frame, "story")
+        if route:
+            self._router.route(frame, self._tasks.spawn)
 
     def _deliver_to_owner(self, owner: UUID, frame: Frame) -> None:
-        self._offer_all(self._by_user.get(owner, ()), frame)
+        if dashboards := self._subscribers.by_user.get(owner):
+            self._fan_out(dashboards, frame, "dashboard")
 
-    def _offer_all(self, outboxes: Iterable[Outbox], frame: Frame) -> None:
-        merged = sum(1 for outbox in outboxes if outbox.offer(frame) is Offer.MERGED)
+    def _fan_out(self, outboxes: Iterable[Outbox], frame: Frame, endpoint: str) -> None:
+        sent, merged = fan_out(outboxes, frame)
+        if sent:
+            self._metrics.sent(endpoint, sent)
+            self._metrics.written(frame.lag())
         if merged:
             self._metrics.updates_merged(merged)
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        task.add_done_callback(_log_failure)
-        return task
-
-
-def _log_failure(task: asyncio.Task[None]) -> None:
-    """A background task must never fail silently."""
-    if not task.cancelled() and (error := task.exception()) is not None:
-        logger.error("background task %s failed", task.get_name(), exc_info=error)

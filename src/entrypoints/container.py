@@ -22,10 +22,12 @@ from adapters.postgres_stories import PostgresStoryDirectory, make_engine
 from adapters.prometheus_metrics import PrometheusMetrics
 from adapters.redis_progress import RedisKeys, RedisProgressFeed, RedisProgressPublisher
 from domain.access import AccessPolicy
+from domain.backoff import Backoff
 from domain.directory_cache import CachingDirectory
 from domain.gateway import Gateway
-from domain.ports import Metrics, ProgressFeed, StoryDirectory
+from domain.ports import Metrics, ProgressFeed
 from domain.session import SessionLimits
+from domain.subscribers import Subscribers
 from domain.subscriptions import ProgressHub
 from entrypoints.settings import Settings
 
@@ -54,9 +56,14 @@ async def open_engine(url: str) -> AsyncIterator[AsyncEngine]:
 
 
 async def run_hub(
-    feed: ProgressFeed, directory: StoryDirectory, encoder: JsonCodec, metrics: Metrics
+    feed: ProgressFeed,
+    directory: CachingDirectory,
+    encoder: JsonCodec,
+    metrics: Metrics,
+    subscribers: Subscribers,
+    backoff: Backoff,
 ) -> AsyncIterator[ProgressHub]:
-    hub = ProgressHub(feed, directory, encoder, metrics)
+    hub = ProgressHub(feed, directory, encoder, metrics, subscribers, backoff=backoff)
     await hub.start()
     try:
         yield hub
@@ -105,7 +112,17 @@ class Container(containers.DeclarativeContainer):
         issuer=settings.provided.jwt_issuer,
     )
     policy = providers.Singleton(AccessPolicy, tokens=tokens, directory=owners)
-    hub = providers.Resource(run_hub, feed=feed, directory=owners, encoder=codec, metrics=metrics)
+    subscribers = providers.Singleton(Subscribers)
+    backoff = providers.Singleton(Backoff)
+    hub = providers.Resource(
+        run_hub,
+        feed=feed,
+        directory=owners,
+        encoder=codec,
+        metrics=metrics,
+        subscribers=subscribers,
+        backoff=backoff,
+    )
     limits = providers.Singleton(
         SessionLimits,
         keepalive_seconds=settings.provided.keepalive_seconds,

@@ -12,6 +12,7 @@ from adapters.prometheus_metrics import PrometheusMetrics
 from domain.gateway import Gateway
 from domain.ports import ProgressFeed, StoryDirectory
 from domain.subscriptions import ProgressHub
+from entrypoints.client_socket import FrameCache
 from entrypoints.container import Container
 from entrypoints.settings import Settings
 
@@ -24,6 +25,7 @@ class Services:
     feed: ProgressFeed
     directory: StoryDirectory
     metrics: PrometheusMetrics
+    frames: FrameCache
 
 
 async def resolve(provider: Any) -> Any:
@@ -40,6 +42,7 @@ async def resolve_services(container: Container) -> Services:
         feed=await resolve(container.feed),
         directory=await resolve(container.directory),
         metrics=await resolve(container.metrics),
+        frames=FrameCache(),
     )
 
 

@@ -11,7 +11,11 @@
   uvicorn closes at once, and the reset loses the close frame while the client is still sending.
 - Send buffers are small (progress is state: a reader that falls behind should get merged
   updates from the outbox, not old ones from a deep buffer), and a stalled peer holds little.
-Depends on uvicorn internals: pinned <0.55 in pyproject.toml.
+- The fan-out's direct writer: `scope["extensions"][WRITE_FRAME]` is `write_frame`, which writes
+  an already framed text frame (framed once for all its sockets) straight to the transport when
+  the connection is open and its buffer has room, and says False otherwise; no ASGI message, no
+  task, no per-socket framing on the way.
+Depends on uvicorn internals (see `tests/unit/test_uvicorn_internals.py`): pinned <0.55.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ import socket
 
 from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
+from websockets.protocol import State
 
 from domain.errors import Closure
-from entrypoints.ws_handlers import CLOSE_CODES
+from entrypoints.client_socket import CLOSE_CODES, WRITE_FRAME
 
 SLOW_CLIENT = (CLOSE_CODES[Closure.SLOW_CLIENT], Closure.SLOW_CLIENT.value)
 SEND_BUFFER_BYTES = 16 * 1024
@@ -35,6 +41,25 @@ class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
         sock = self.transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)  # absent when the handshake was refused
+        if scope is not None:
+            scope["extensions"][WRITE_FRAME] = self.write_frame
+
+    def write_frame(self, frame: bytes) -> bool:
+        """Write a framed message now if the connection is open and can take it without waiting."""
+        if (
+            self.conn.state is not State.OPEN
+            or self.close_sent
+            or not self.writable.is_set()
+            or self.transport.is_closing()
+            or self.conn.extensions
+        ):
+            return False
+        self.transport.write(frame)
+        return True
 
     async def send(self, message: ASGISendEvent) -> None:
         if message["type"] == "websocket.close" and self._open_but_blocked():

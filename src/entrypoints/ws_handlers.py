@@ -10,57 +10,12 @@ from typing import Any
 
 from litestar import WebSocket, websocket
 from litestar.di import NamedDependency
-from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath, SkipValidation
 
-from domain.errors import ClientGone, Closure
+from entrypoints.client_socket import LitestarClientSocket
 from entrypoints.services import Services
 
 Socket = WebSocket[Any, Any, Any]
-
-CLOSE_CODES: dict[Closure, int] = {
-    Closure.INVALID_TOKEN: 4001,
-    Closure.TOKEN_EXPIRED: 4001,
-    Closure.FORBIDDEN: 4003,
-    Closure.SLOW_CLIENT: 4008,
-    Closure.SHUTDOWN: 1001,
-    Closure.UNAVAILABLE: 1013,
-    Closure.TOO_BIG: 1009,
-    Closure.BINARY: 1003,
-    Closure.FLOOD: 1008,
-    Closure.INTERNAL: 1011,
-}
-
-
-class LitestarClientSocket:
-    """The `ClientSocket` port over a Litestar WebSocket that is already accepted."""
-
-    def __init__(self, socket: Socket) -> None:
-        self._socket = socket
-
-    async def send(self, text: str) -> None:
-        try:
-            await self._socket.send({"type": "websocket.send", "text": text, "bytes": None})
-        except (WebSocketDisconnect, OSError, RuntimeError) as exc:
-            raise ClientGone(str(exc)) from exc
-
-    async def receive(self) -> str | bytes | Closure | None:
-        try:
-            event = await self._socket.receive()
-        except WebSocketDisconnect:
-            return None
-        if event["type"] == "websocket.disconnect":
-            return Closure.SLOW_CLIENT if event.get("code") == CLOSE_CODES[Closure.SLOW_CLIENT] else None
-        if event["type"] != "websocket.receive":
-            return None
-        text = event.get("text")
-        return text if text is not None else event.get("bytes") or b""
-
-    async def close(self, closure: Closure) -> None:
-        try:
-            await self._socket.close(code=CLOSE_CODES[closure], reason=closure.value)
-        except (WebSocketDisconnect, OSError, RuntimeError) as exc:
-            raise ClientGone(str(exc)) from exc
 
 
 async def _accepted(socket: Socket, services: Services) -> tuple[LitestarClientSocket, str | None] | None:
@@ -72,9 +27,9 @@ async def _accepted(socket: Socket, services: Services) -> tuple[LitestarClientS
     offered = [p.strip() for p in socket.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
     if len(offered) >= 2 and offered[0] == "bearer":
         await socket.accept(subprotocols="bearer")
-        return LitestarClientSocket(socket), offered[1]
+        return LitestarClientSocket(socket, services.frames), offered[1]
     await socket.accept()
-    return LitestarClientSocket(socket), socket.query_params.get("token")
+    return LitestarClientSocket(socket, services.frames), socket.query_params.get("token")
 
 
 @websocket("/ws/stories/{story_id:str}/progress")

@@ -12,15 +12,16 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from dependency_injector import providers
 
-from adapters.json_codec import JsonCodec
 from adapters.memory import MemoryBroker, MemoryMetrics, MemorySocket, MemoryStoryDirectory, MemoryTokens
-from domain.access import AccessPolicy
 from domain.backoff import Backoff
 from domain.gateway import Gateway
 from domain.progress import ProgressUpdate, StoryStatus
 from domain.session import SessionLimits
 from domain.subscriptions import ProgressHub
+from entrypoints.container import Container
+from entrypoints.settings import Settings
 from testkit.waiting import timeout
 
 
@@ -57,6 +58,7 @@ class Rig:
     metrics: MemoryMetrics
     hub: ProgressHub
     gateway: Gateway
+    container: Container  # kept: a container collected early would finalize (stop) the hub it runs
     user: UUID = field(default_factory=uuid.uuid4)
     story: UUID = field(default_factory=uuid.uuid4)
     sessions: list[tuple[MemorySocket, asyncio.Task[None]]] = field(default_factory=list)
@@ -91,10 +93,34 @@ class Rig:
                 socket.leave()
         async with asyncio.timeout(timeout(5)):
             await asyncio.gather(*(task for _, task in self.sessions), return_exceptions=True)
-        await self.hub.stop()
+        await self.container.shutdown_resources()  # type: ignore[misc]
 
 
 MakeRig = Callable[..., Awaitable[Rig]]
+
+
+def memory_container(
+    broker: MemoryBroker | None = None, limits: SessionLimits | None = None, backoff: Backoff | None = None
+) -> Container:
+    """The app's own wiring (the container) on the in-memory adapters, with test doubles where
+    the tests play a part: opaque tokens, countable metrics, a broker that can be broken."""
+    container = Container(settings=Settings(jwt_key="unit-test-key-" + "x" * 32, backend="memory"))
+    container.memory_broker.override(providers.Object(broker or MemoryBroker()))
+    container.tokens.override(providers.Object(MemoryTokens()))
+    container.metrics.override(providers.Object(MemoryMetrics()))
+    if limits is not None:
+        container.limits.override(providers.Object(limits))
+    if backoff is not None:
+        container.backoff.override(providers.Object(backoff))
+    return container
+
+
+async def started(container: Container) -> tuple[ProgressHub, Gateway]:
+    """The hub running (its listener subscribed) and the gateway over it."""
+    hub: ProgressHub = await container.hub()  # type: ignore[misc]
+    gateway: Gateway = await container.gateway()  # type: ignore[misc]
+    await eventually(lambda: hub.ready)
+    return hub, gateway
 
 
 @pytest.fixture
@@ -102,20 +128,19 @@ async def make_rig() -> AsyncIterator[MakeRig]:
     rigs: list[Rig] = []
 
     async def make(limits: SessionLimits | None = None, backoff: Backoff | None = None) -> Rig:
-        broker, directory, tokens, metrics = (
-            MemoryBroker(),
-            MemoryStoryDirectory(),
-            MemoryTokens(),
-            MemoryMetrics(),
+        container = memory_container(limits=limits, backoff=backoff)
+        hub, gateway = await started(container)
+        rig = Rig(
+            container.memory_broker(),
+            container.directory(),
+            container.tokens(),
+            container.metrics(),
+            hub,
+            gateway,
+            container,
         )
-        hub = ProgressHub(broker, directory, JsonCodec(), metrics, backoff=backoff)
-        policy = AccessPolicy(tokens, directory)
-        gateway = Gateway(policy, hub, metrics, limits or SessionLimits())
-        rig = Rig(broker, directory, tokens, metrics, hub, gateway)
-        directory.add(rig.story, rig.user)
+        rig.directory.add(rig.story, rig.user)
         rigs.append(rig)
-        await hub.start()
-        await eventually(lambda: hub.ready)
         return rig
 
     yield make

@@ -5,21 +5,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
 
-from adapters.json_codec import JsonCodec
-from adapters.memory import MemoryBroker, MemoryMetrics, MemorySocket, MemoryStoryDirectory, MemoryTokens
-from domain.access import AccessPolicy
+from adapters.memory import MemoryBroker, MemorySocket
 from domain.backoff import Backoff
 from domain.errors import FeedUnavailable
 from domain.gateway import Gateway
 from domain.progress import ProgressUpdate, StoryStatus
-from domain.session import SessionLimits
 from domain.subscriptions import ProgressHub
+from entrypoints.container import Container
 from testkit.waiting import timeout
-from tests.unit.conftest import MakeRig, eventually, progress
+from tests.unit.conftest import MakeRig, eventually, memory_container, progress
 
 QUICK = Backoff(base=0.01, cap=0.05)
 
@@ -38,30 +36,34 @@ class FlakySnapshots(MemoryBroker):
 
 @dataclass
 class Parts:
+    """The app's wiring over `broker`, its hub not started yet (so a test can break the broker first)."""
+
     broker: MemoryBroker
-    hub: ProgressHub
-    gateway: Gateway
-    tokens: MemoryTokens
-    story: UUID
-    user: UUID
+    container: Container
+    story: UUID = field(default_factory=uuid.uuid4)
+    user: UUID = field(default_factory=uuid.uuid4)
+
+    def __post_init__(self) -> None:
+        self.container.directory().add(self.story, self.user)
+
+    async def start(self) -> ProgressHub:
+        self.hub: ProgressHub = await self.container.hub()  # type: ignore[misc]
+        self.gateway: Gateway = await self.container.gateway()  # type: ignore[misc]
+        return self.hub
 
     async def watch(self, socket: MemorySocket) -> asyncio.Task[None]:
-        return asyncio.create_task(self.gateway.story(socket, self.tokens.issue(self.user), str(self.story)))
+        token = self.container.tokens().issue(self.user)
+        return asyncio.create_task(self.gateway.story(socket, token, str(self.story)))
 
 
 def parts(broker: MemoryBroker) -> Parts:
-    directory, tokens, metrics = MemoryStoryDirectory(), MemoryTokens(), MemoryMetrics()
-    hub = ProgressHub(broker, directory, JsonCodec(), metrics, backoff=QUICK)
-    gateway = Gateway(AccessPolicy(tokens, directory), hub, metrics, SessionLimits())
-    story, user = uuid.uuid4(), uuid.uuid4()
-    directory.add(story, user)
-    return Parts(broker, hub, gateway, tokens, story, user)
+    return Parts(broker, memory_container(broker, backoff=QUICK))
 
 
 async def test_a_snapshot_read_that_fails_at_connect_is_retried() -> None:
     rig = parts(FlakySnapshots())
     await rig.broker.publish(ProgressUpdate(rig.story, StoryStatus.COMPLETE, 100, "done", datetime.now(UTC)))
-    await rig.hub.start()
+    await rig.start()
     await eventually(lambda: rig.hub.ready)
     rig.broker.failures = 2  # type: ignore[attr-defined]
     socket = MemorySocket()
@@ -71,7 +73,7 @@ async def test_a_snapshot_read_that_fails_at_connect_is_retried() -> None:
     finally:
         socket.leave()
         await session
-        await rig.hub.stop()
+        await rig.container.shutdown_resources()  # type: ignore[misc]
 
     assert progress(socket)[0]["status"] == "complete"
 
@@ -82,7 +84,7 @@ async def test_clients_that_connect_before_the_broker_is_first_up_get_their_snap
         ProgressUpdate(rig.story, StoryStatus.SYNTHESIZING, 90, "mixing", datetime.now(UTC))
     )
     rig.broker.fail()
-    await rig.hub.start()
+    await rig.start()
     socket = MemorySocket()
     session = await rig.watch(socket)
     try:
@@ -92,7 +94,7 @@ async def test_clients_that_connect_before_the_broker_is_first_up_get_their_snap
     finally:
         socket.leave()
         await session
-        await rig.hub.stop()
+        await rig.container.shutdown_resources()  # type: ignore[misc]
 
     assert progress(socket)[0]["progress_percent"] == 90
 

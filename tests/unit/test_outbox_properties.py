@@ -39,7 +39,16 @@ class Replay:
 
 @dataclass(frozen=True)
 class Read:
+    """The sender drains `count` queued entries (the socket was behind)."""
+
     count: int
+
+
+@dataclass(frozen=True)
+class Writable:
+    """Whether the socket takes a message at once (direct write) from now on."""
+
+    now: bool
 
 
 story_index = st.integers(0, len(STORIES) - 1)
@@ -50,6 +59,7 @@ operations = st.lists(
         publish,
         st.builds(Replay, story_index, st.integers(0, 1000)),
         st.builds(Read, st.integers(1, 4)),
+        st.builds(Writable, st.booleans()),
     ),
     max_size=60,
 )
@@ -60,30 +70,45 @@ def collapse(statuses: Sequence[str]) -> list[str]:
 
 
 def read(outbox: Outbox, count: int | None = None) -> list[dict[str, Any]]:
-    texts = iter(outbox.pop, None)
-    return [json.loads(text) for text in itertools.islice(texts, count)]
+    """What a sender writes: pop, write, done, in order."""
+    messages = []
+    for entry in itertools.islice(iter(outbox.pop, None), count):
+        assert isinstance(entry, Frame)
+        messages.append(json.loads(entry.text))
+        outbox.done()
+    return messages
 
 
 @settings(max_examples=200, deadline=None)
 @given(operations)
 def test_per_story_order_status_changes_and_final_state_survive_any_interleaving(
-    ops: list[Publish | Replay | Read],
+    ops: list[Publish | Replay | Read | Writable],
 ) -> None:
     outbox = Outbox(limit=10_000)
     offered: dict[str, list[Frame]] = {str(story): [] for story in STORIES}
     received: list[dict[str, Any]] = []
+    writable = [True]
+
+    def write_now(entry: Frame | str) -> bool:
+        if writable[0] and isinstance(entry, Frame):
+            received.append(json.loads(entry.text))
+        return writable[0]
+
+    outbox.attach(write_now, lambda: None, lambda closure: None)
 
     for op in ops:
         match op:
             case Publish(story, status, percent):
                 history = offered[str(STORIES[story])]
                 sent = update(STORIES[story], status, percent, seq=len(history) + 1)
-                history.append(Frame(sent, CODEC.encode(sent)))
+                history.append(Frame(sent, CODEC.encode_bytes(sent)))
                 outbox.offer(history[-1])
             case Replay(story, pick) if history := offered[str(STORIES[story])]:
                 assert outbox.offer(history[pick % len(history)]) is Offer.STALE
             case Read(count):
                 received.extend(read(outbox, count))
+            case Writable(now):
+                writable[0] = now
     received.extend(read(outbox))
 
     for story_id, frames in offered.items():

@@ -8,14 +8,11 @@ import uuid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.json_codec import JsonCodec
-from adapters.memory import MemoryBroker, MemoryMetrics, MemorySocket, MemoryStoryDirectory, MemoryTokens
-from domain.access import AccessPolicy
+from adapters.memory import MemoryMetrics, MemorySocket
 from domain.errors import Closure
-from domain.gateway import Gateway
 from domain.session import SessionLimits
-from domain.subscriptions import ProgressHub
 from testkit.waiting import timeout
+from tests.unit.conftest import memory_container, started
 
 LIMITS = SessionLimits(keepalive_seconds=60, slow_client_seconds=5, max_frame_bytes=64, flood_burst=1000)
 COMMANDS = st.sampled_from(["ping", "pong", "status", "auth ", "auth garbage", "", " ping", "PING"])
@@ -23,26 +20,20 @@ MESSAGES = st.one_of(COMMANDS, st.text(max_size=80), st.binary(max_size=8))
 
 
 async def serve(messages: list[str | bytes]) -> tuple[MemorySocket, MemoryMetrics]:
-    broker, directory, tokens, metrics = (
-        MemoryBroker(),
-        MemoryStoryDirectory(),
-        MemoryTokens(),
-        MemoryMetrics(),
-    )
-    hub = ProgressHub(broker, directory, JsonCodec(), metrics)
-    gateway = Gateway(AccessPolicy(tokens, directory), hub, metrics, LIMITS)
+    container = memory_container(limits=LIMITS)
+    _, gateway = await started(container)
+    tokens, metrics = container.tokens(), container.metrics()
     story, user = uuid.uuid4(), uuid.uuid4()
-    directory.add(story, user)
+    container.directory().add(story, user)
     socket = MemorySocket()
     for message in messages:
         socket.say(message)
     socket.leave()
-    await hub.start()
     try:
         async with asyncio.timeout(timeout(5)):
             await gateway.story(socket, tokens.issue(user), str(story))
     finally:
-        await hub.stop()
+        await container.shutdown_resources()  # type: ignore[misc]
     return socket, metrics
 
 

@@ -1,10 +1,10 @@
-"""Alarm and Watchdog: the per-session timers that replace an asyncio.timeout() per message."""
+"""Alarm: the per-session timer that replaces an asyncio.timeout() per message."""
 
 from __future__ import annotations
 
 import asyncio
 
-from domain.timers import Alarm, Watchdog
+from domain.timers import Alarm
 from testkit.waiting import timeout
 
 
@@ -39,32 +39,3 @@ async def test_a_cancelled_alarm_never_rings() -> None:
         await done.wait()
 
     assert not rang.is_set()
-
-
-async def test_the_watchdog_bites_an_operation_that_lasts_too_long() -> None:
-    bitten = asyncio.Event()
-    watchdog = Watchdog(0.05, bitten.set)
-
-    watchdog.started()
-    async with asyncio.timeout(timeout(2)):
-        await bitten.wait()
-
-    assert bitten.is_set()
-
-
-async def test_the_watchdog_spares_many_short_operations() -> None:
-    loop = asyncio.get_running_loop()
-    bitten = asyncio.Event()
-    watchdog = Watchdog(0.05, bitten.set)
-    end = loop.time() + 0.2
-    while loop.time() < end:  # four watchdog periods of quick operations
-        watchdog.started()
-        await asyncio.sleep(0)
-        watchdog.finished()
-    checked = asyncio.Event()
-    Alarm(checked.set).at(loop.time() + 0.1)  # past the last period the watchdog could check
-    async with asyncio.timeout(timeout(2)):
-        await checked.wait()
-
-    assert not bitten.is_set()
-    watchdog.cancel()

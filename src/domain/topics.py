@@ -1,0 +1,84 @@
+"""Per-topic subscriptions on demand (cluster mode): a process hears only what its clients watch.
+
+The first local watcher of a story (or a user's first dashboard) subscribes its channel, and
+waits for the broker's confirmation before reading the snapshot, so nothing published in between
+is lost. Concurrent watchers share one subscription. The channel is dropped `linger` seconds
+after its last watcher leaves, so a page that reconnects finds it still there. Where the feed
+brings everything anyway (`per_topic` False), all of this is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from domain.errors import FeedUnavailable
+from domain.ports import ProgressFeed, Topic
+
+logger = logging.getLogger(__name__)
+
+
+class TopicSubscriptions:
+    def __init__(self, feed: ProgressFeed, linger: float = 30.0) -> None:
+        self._feed = feed
+        self._linger = linger
+        self._holders: dict[Topic, int] = {}
+        self._confirmed: dict[Topic, asyncio.Future[None]] = {}
+        self._dropping: dict[Topic, asyncio.TimerHandle] = {}
+
+    @property
+    def watched(self) -> list[Topic]:
+        return list(self._confirmed)
+
+    @asynccontextmanager
+    async def held(self, topic: Topic) -> AsyncIterator[None]:
+        """Subscribed to `topic` for the duration; a broker failure is logged, not raised: the
+        feed keeps the topic and subscribes it again with the next subscription, which resyncs."""
+        if not self._feed.per_topic:
+            yield
+            return
+        self._holders[topic] = self._holders.get(topic, 0) + 1
+        if (timer := self._dropping.pop(topic, None)) is not None:
+            timer.cancel()
+        try:
+            await self._subscribed(topic)
+            yield
+        finally:
+            self._holders[topic] -= 1
+            if not self._holders[topic]:
+                del self._holders[topic]
+                loop = asyncio.get_running_loop()
+                self._dropping[topic] = loop.call_later(self._linger, self._drop, topic)
+
+    async def _subscribed(self, topic: Topic) -> None:
+        confirmed = self._confirmed.get(topic)
+        if confirmed is None:
+            confirmed = self._confirmed[topic] = asyncio.ensure_future(self._feed.watch([topic]))
+            confirmed.add_done_callback(lambda done: self._failed(topic, done))
+        try:
+            await asyncio.shield(confirmed)
+        except FeedUnavailable as exc:
+            logger.warning(
+                "subscription to %s %s failed, the resync will cover it: %s", topic.kind, topic.id, exc
+            )
+
+    def _failed(self, topic: Topic, done: asyncio.Future[None]) -> None:
+        """A failed subscription is tried again by the next watcher (the feed also remembers it)."""
+        failed = done.cancelled() or done.exception() is not None
+        if failed and self._confirmed.get(topic) is done:
+            del self._confirmed[topic]
+
+    def _drop(self, topic: Topic) -> None:
+        self._dropping.pop(topic, None)
+        if topic in self._holders:
+            return
+        self._confirmed.pop(topic, None)
+        task = asyncio.ensure_future(self._feed.unwatch([topic]))
+        task.add_done_callback(_log_unwatch_failure)
+
+
+def _log_unwatch_failure(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        logger.warning("unsubscribe failed (the next resubscription drops it): %r", error)

@@ -1,0 +1,100 @@
+"""The `ClientSocket` port over a Litestar WebSocket, with the fan-out's direct path.
+
+Where the server offers the direct writer (`scope["extensions"][WRITE_FRAME]`, see
+`uvicorn_protocol.py`), an update is framed once for all its sockets (`FrameCache`) and written
+straight to each transport that can take it now. Elsewhere (another ASGI server, the test
+client) every message goes through the plain ASGI send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from litestar import WebSocket
+from litestar.exceptions import WebSocketDisconnect
+from websockets.frames import Frame as WireFrame
+from websockets.frames import Opcode
+
+from domain.errors import ClientGone, Closure
+from domain.progress import Frame
+
+Socket = WebSocket[Any, Any, Any]
+WRITE_FRAME = "codestory.write_frame"
+
+CLOSE_CODES: dict[Closure, int] = {
+    Closure.INVALID_TOKEN: 4001,
+    Closure.TOKEN_EXPIRED: 4001,
+    Closure.FORBIDDEN: 4003,
+    Closure.SLOW_CLIENT: 4008,
+    Closure.SHUTDOWN: 1001,
+    Closure.UNAVAILABLE: 1013,
+    Closure.TOO_BIG: 1009,
+    Closure.BINARY: 1003,
+    Closure.FLOOD: 1008,
+    Closure.INTERNAL: 1011,
+}
+
+
+def framed_text(data: bytes) -> bytes:
+    """One unmasked server text frame (no extensions: permessage-deflate is off)."""
+    return WireFrame(Opcode.TEXT, data).serialize(mask=False, extensions=[])
+
+
+class FrameCache:
+    """The framing of the update being fanned out, built once however many sockets take it."""
+
+    __slots__ = ("_data", "_framed")
+
+    def __init__(self) -> None:
+        self._data = b""
+        self._framed = framed_text(b"")
+
+    def framed(self, data: bytes) -> bytes:
+        if data is not self._data:
+            self._data, self._framed = data, framed_text(data)
+        return self._framed
+
+
+class LitestarClientSocket:
+    """The `ClientSocket` port over a Litestar WebSocket that is already accepted."""
+
+    __slots__ = ("_frames", "_socket", "_write")
+
+    def __init__(self, socket: Socket, frames: FrameCache) -> None:
+        self._socket = socket
+        self._frames = frames
+        extensions: dict[str, Any] = socket.scope.get("extensions") or {}
+        self._write: Callable[[bytes], bool] | None = extensions.get(WRITE_FRAME)
+
+    def send_now(self, message: Frame | str) -> bool:
+        write = self._write
+        if write is None:
+            return False
+        if isinstance(message, Frame):
+            return write(self._frames.framed(message.data))
+        return write(framed_text(message.encode()))
+
+    async def send(self, text: str) -> None:
+        try:
+            await self._socket.send({"type": "websocket.send", "text": text, "bytes": None})
+        except (WebSocketDisconnect, OSError, RuntimeError) as exc:
+            raise ClientGone(str(exc)) from exc
+
+    async def receive(self) -> str | bytes | Closure | None:
+        try:
+            event = await self._socket.receive()
+        except WebSocketDisconnect:
+            return None
+        if event["type"] == "websocket.disconnect":
+            return Closure.SLOW_CLIENT if event.get("code") == CLOSE_CODES[Closure.SLOW_CLIENT] else None
+        if event["type"] != "websocket.receive":
+            return None
+        text = event.get("text")
+        return text if text is not None else event.get("bytes") or b""
+
+    async def close(self, closure: Closure) -> None:
+        try:
+            await self._socket.close(code=CLOSE_CODES[closure], reason=closure.value)
+        except (WebSocketDisconnect, OSError, RuntimeError) as exc:
+            raise ClientGone(str(exc)) from exc
