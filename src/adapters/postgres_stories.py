@@ -2,21 +2,24 @@
 
 Every failure to answer, a refused connection, an exhausted pool or a slow query, becomes
 `DirectoryUnavailable` within `timeout`, so a connecting client hears 1013 instead of waiting.
+No ping on every checkout (a round trip per connect): a pooled connection found dead, after a
+PostgreSQL restart, invalidates the pool and the query is run once more on a fresh connection.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 from uuid import UUID
 
 from sqlalchemy import Column, MetaData, Table, Uuid, select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from domain.errors import DirectoryUnavailable
 
+T = TypeVar("T")
 metadata = MetaData()
 stories = Table(
     "stories",
@@ -32,7 +35,6 @@ def make_engine(url: str, timeout: float = 1.5) -> AsyncEngine:
         pool_size=10,
         max_overflow=10,
         pool_timeout=timeout,
-        pool_pre_ping=True,
         connect_args={"timeout": timeout, "command_timeout": timeout},
     )
 
@@ -43,26 +45,36 @@ class PostgresStoryDirectory:
         self._timeout = timeout
 
     async def owner_of(self, story_id: UUID) -> UUID | None:
-        async with self._connection() as conn:
-            owner = await conn.scalar(select(stories.c.user_id).where(stories.c.id == story_id))
+        query = select(stories.c.user_id).where(stories.c.id == story_id)
+        owner = await self._run(lambda conn: conn.scalar(query))
         return owner if isinstance(owner, UUID) else None
 
     async def stories_of(self, user_id: UUID) -> list[UUID]:
-        async with self._connection() as conn:
-            rows = await conn.scalars(select(stories.c.id).where(stories.c.user_id == user_id))
-            return list(rows)
+        query = select(stories.c.id).where(stories.c.user_id == user_id)
+
+        async def listed(conn: AsyncConnection) -> list[UUID]:
+            return list(await conn.scalars(query))
+
+        return await self._run(listed)
 
     async def ping(self) -> None:
-        async with self._connection() as conn:
-            await conn.execute(text("select 1"))
+        await self._run(lambda conn: conn.execute(text("select 1")))
 
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+    async def _run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         try:
-            async with asyncio.timeout(self._timeout), self._engine.connect() as conn:
-                yield conn
+            async with asyncio.timeout(self._timeout):
+                try:
+                    return await self._once(work)
+                except DBAPIError as exc:
+                    if not exc.connection_invalidated:
+                        raise
+                    return await self._once(work)  # the server restarted: the pool is fresh now
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise DirectoryUnavailable(f"postgres: {type(exc).__name__}") from exc
+
+    async def _once(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        async with self._engine.connect() as conn:
+            return await work(conn)
 
 
 async def create_schema(engine: AsyncEngine) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from dependency_injector import containers, providers
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,15 +32,20 @@ from domain.subscriptions import ProgressHub
 from entrypoints.settings import Settings
 
 
-async def open_redis(url: str) -> AsyncIterator[Redis]:
-    """No retries inside redis-py: a failure must reach the hub, which resubscribes and resyncs."""
-    client = Redis.from_url(
+async def open_redis(url: str, max_connections: int = 64, pool_timeout: float = 2.0) -> AsyncIterator[Redis]:
+    """No retries inside redis-py: a failure must reach the hub, which resubscribes and resyncs.
+    A burst of connects waits for a pooled connection (bounded) instead of failing: redis-py's
+    default pool raises `MaxConnectionsError` at once, which would look like a Redis fault."""
+    pool = BlockingConnectionPool.from_url(
         url,
+        max_connections=max_connections,
+        timeout=pool_timeout,
         socket_connect_timeout=2.0,
         socket_keepalive=True,
         health_check_interval=10,
         retry=Retry(NoBackoff(), 0),
     )
+    client = Redis.from_pool(pool)
     try:
         yield client
     finally:
