@@ -3,6 +3,7 @@ naming the attribute, rather than in production."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 
 import pytest
@@ -44,10 +45,10 @@ METHODS = [
 
 
 @pytest.fixture
-def protocol() -> WebSocketsSansIOProtocol:
+async def protocol() -> WebSocketsSansIOProtocol:
     config = Config(app=lambda scope, receive, send: None, ws_per_message_deflate=False)
     config.load()
-    return WebSocketsSansIOProtocol(config, ServerState(), {}, _loop=None)
+    return WebSocketsSansIOProtocol(config, ServerState(), {}, _loop=asyncio.get_running_loop())
 
 
 @pytest.mark.parametrize("name", INSTANCE_ATTRIBUTES)
