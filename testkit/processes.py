@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -123,6 +124,22 @@ class GatewayProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def serving_workers(self) -> list[int]:
+        """The pids of the `--workers` children that listen on the port now."""
+        return [child for child in child_pids(self.pid) if tcp_sockets(child, self.port).listening]
+
+    def wait_workers(self, count: int, seconds: float = 20) -> list[int]:
+        """Wait until `count` workers listen (and no more processes are children), and return them."""
+        found: list[int] = []
+
+        def check() -> bool:
+            nonlocal found
+            found = self.serving_workers()
+            return len(found) == count == len(child_pids(self.pid))
+
+        wait_until(check, seconds, f"{count} workers listening on port {self.port} (log: {self.log_path})")
+        return found
+
     def _answers(self, path: str) -> bool:
         if self.process is not None and self.process.poll() is not None:
             pytest.fail(f"the gateway exited with {self.process.returncode}:\n{self.log()}")
@@ -141,3 +158,46 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process, from /proc/<pid>/stat (fields 14 and 15)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process, from /proc (empty once it is gone)."""
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+@dataclass(frozen=True)
+class TcpSockets:
+    listening: int
+    established: int
+
+
+_LISTEN, _ESTABLISHED = "0A", "01"
+
+
+def tcp_sockets(pid: int, port: int) -> TcpSockets:
+    """The TCP sockets on local `port` that a process holds: /proc/<pid>/fd names socket inodes,
+    /proc/net/tcp{,6} gives each inode's local port and state."""
+    inodes: set[str] = set()
+    try:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    except FileNotFoundError:
+        return TcpSockets(0, 0)
+    states: list[str] = []
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        except FileNotFoundError:
+            return TcpSockets(0, 0)
+        for line in lines:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[9] in inodes:
+                states.append(fields[3])
+    return TcpSockets(states.count(_LISTEN), states.count(_ESTABLISHED))
