@@ -128,6 +128,13 @@ class GatewayProcess:
         """The pids of the `--workers` children that listen on the port now."""
         return [child for child in child_pids(self.pid) if tcp_sockets(child, self.port).listening]
 
+    def worker_serving(self, client_port: int) -> int:
+        """The pid of the worker that accepted the connection from local port `client_port`."""
+        for child in child_pids(self.pid):
+            if client_port in tcp_sockets(child, self.port).peers:
+                return child
+        pytest.fail(f"no worker of {self.pid} holds the connection from port {client_port}")
+
     def wait_workers(self, count: int, seconds: float = 20) -> list[int]:
         """Wait until `count` workers listen (and no more processes are children), and return them."""
         found: list[int] = []
@@ -170,16 +177,19 @@ def child_pids(pid: int) -> list[int]:
 
 @dataclass(frozen=True)
 class TcpSockets:
+    """A process's TCP sockets on one local port: how many listen, and the peers' ports of the
+    connections it accepted (a client knows its own port, so it can tell which process serves it)."""
+
     listening: int
-    established: int
+    peers: frozenset[int]
 
 
 _LISTEN, _ESTABLISHED = "0A", "01"
 
 
 def tcp_sockets(pid: int, port: int) -> TcpSockets:
-    """The TCP sockets on local `port` that a process holds: /proc/<pid>/fd names socket inodes,
-    /proc/net/tcp{,6} gives each inode's local port and state."""
+    """/proc/<pid>/fd names the socket inodes a process holds; /proc/net/tcp{,6} gives each
+    inode's local and remote address and its state."""
     inodes: set[str] = set()
     try:
         for fd in Path(f"/proc/{pid}/fd").iterdir():
@@ -187,17 +197,18 @@ def tcp_sockets(pid: int, port: int) -> TcpSockets:
                 target = os.readlink(fd)
                 if target.startswith("socket:["):
                     inodes.add(target[8:-1])
+        tables = [Path(f"/proc/{pid}/net/{table}").read_text() for table in ("tcp", "tcp6")]
     except FileNotFoundError:
-        return TcpSockets(0, 0)
-    states: list[str] = []
-    for table in ("tcp", "tcp6"):
-        try:
-            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
-        except FileNotFoundError:
-            return TcpSockets(0, 0)
-        for line in lines:
-            fields = line.split()
-            local_port = int(fields[1].rsplit(":", 1)[1], 16)
-            if local_port == port and fields[9] in inodes:
-                states.append(fields[3])
-    return TcpSockets(states.count(_LISTEN), states.count(_ESTABLISHED))
+        return TcpSockets(0, frozenset())
+    listening, peers = 0, set()
+    for line in "\n".join(tables).splitlines():
+        fields = line.split()
+        if len(fields) < 10 or fields[9] not in inodes:  # the headers hold no inode
+            continue
+        if int(fields[1].rsplit(":", 1)[1], 16) != port:
+            continue
+        if fields[3] == _LISTEN:
+            listening += 1
+        elif fields[3] == _ESTABLISHED:
+            peers.add(int(fields[2].rsplit(":", 1)[1], 16))
+    return TcpSockets(listening, frozenset(peers))

@@ -1,12 +1,16 @@
-"""`serve --workers N`: N gateway processes on one port, kept alive by a small supervisor.
+"""`serve --workers N`: N gateway processes on one port, kept alive by a small pre-fork supervisor.
 
 Each worker is a whole gateway (its own app, container and broker subscription) running
 `GatewayServer` on a socket that the supervisor bound with SO_REUSEPORT: one socket per worker, so
 the kernel spreads new connections evenly over the workers (long-lived WebSockets make the count of
 connections, not of requests, the load), and a dead worker's socket closes with it, so new
-connections go to the others at once. A worker listens only once its app has started, and then
-tells the supervisor through a pipe; one that exits before that is a start failure (bad settings,
-a broken app), which stops the supervisor instead of restarting it forever. A worker that dies
+connections go to the others at once.
+
+Workers are forked from the supervisor, which has imported the whole gateway but holds no event
+loop, thread or connection: a replacement starts in a fraction of a second instead of paying the
+interpreter's start and the imports again. A worker listens only once its app has started, and
+then says so through a pipe; one that exits before that is a start failure (a broken app or
+environment), which stops the supervisor instead of restarting it forever. A worker that dies
 later is replaced, at once the first time and with a growing delay if replacements keep dying.
 SIGTERM or SIGINT is passed on as SIGTERM (each worker then closes its clients with 1001); the
 supervisor exits 0 once every worker has exited.
@@ -14,15 +18,19 @@ supervisor exits 0 once every worker has exited.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
+import selectors
 import signal
 import socket
 import sys
-from collections.abc import Callable, Sequence
+import time
+import traceback
+from collections.abc import Callable
 from contextlib import suppress
-from typing import Any
+from dataclasses import dataclass
+from types import FrameType
+from typing import NoReturn
 
 from litestar import Litestar
 from uvicorn import Config
@@ -44,109 +52,210 @@ FIRST_DELAY, MAX_DELAY = 0.5, 10.0
 # GatewayServer's own shutdown is bounded (about 8 s); past this a worker is killed.
 STOP_SECONDS = 15.0
 
-WorkerCommand = Callable[[int, int], list[str]]
+# What a worker runs, in the forked child: serve on `listener`, write READY to `ready_fd` once serving.
+WorkerTarget = Callable[[socket.socket, int], None]
 
 
-class StartFailure(RuntimeError):
-    """A worker exited before it was serving: restarting it would fail the same way."""
-
-
-def worker_command(listen_fd: int, ready_fd: int) -> list[str]:
-    return [sys.executable, "-m", "entrypoints.workers", str(listen_fd), str(ready_fd)]
-
-
-def run_workers(count: int, host: str, port: int, command: WorkerCommand = worker_command) -> int:
+def run_workers(count: int, host: str, port: int) -> int:
     """Run `count` workers on host:port until SIGTERM/SIGINT (0) or a start failure (3, as uvicorn)."""
-    return asyncio.run(Supervisor(count, host, port, command).run())
+    return Supervisor(count, host, port, serve_worker).run()
+
+
+def serve_worker(listener: socket.socket, ready_fd: int) -> None:
+    """One worker: the whole gateway, built in the child from the environment."""
+    settings = load_settings(os.environ)
+    configure_logging()
+    app = create_app(Container(settings=settings))
+    config = gateway_config(app, settings.host, settings.port, settings.slow_client_seconds)
+    WorkerServer(config, app, ready_fd).run(sockets=[listener])
+
+
+class WorkerServer(GatewayServer):
+    """GatewayServer that tells the supervisor when it serves."""
+
+    def __init__(self, config: Config, app: Litestar, ready_fd: int) -> None:
+        super().__init__(config, app)
+        self._ready_fd = ready_fd
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            os.write(self._ready_fd, READY)
+            os.close(self._ready_fd)
+
+
+@dataclass
+class Worker:
+    slot: int
+    pid: int
+    ready_fd: int | None  # open until the worker said READY or died
+    ready: bool = False
+    started_at: float = 0.0
 
 
 class Supervisor:
-    def __init__(self, count: int, host: str, port: int, command: WorkerCommand) -> None:
-        self._count, self._host, self._port, self._command = count, host, port, command
-        self._stopping = asyncio.Event()
+    def __init__(self, count: int, host: str, port: int, target: WorkerTarget) -> None:
+        self._count, self._host, self._port, self._target = count, host, port, target
+        self._workers: dict[int, Worker] = {}
+        self._restarts: dict[int, float] = {}  # slot -> when to start its replacement
+        self._quick_deaths = [0] * count
+        self._selector = selectors.DefaultSelector()
+        self._wake: tuple[int, ...] = ()  # the wakeup pipe of the signal handlers
+        self._stopping = False
+        self._failed = False
 
-    async def run(self) -> int:
+    def run(self) -> int:
         """0 after SIGTERM/SIGINT once every worker exited; STARTUP_FAILURE if one could not start."""
         try:
             self._port = check_port_free(self._host, self._port)
         except OSError as error:
             logger.error("cannot listen on %s:%d: %s", self._host, self._port, error)
             return STARTUP_FAILURE
-        loop = asyncio.get_running_loop()
-        for sig in SIGNALS:
-            loop.add_signal_handler(sig, self._stopping.set)
+        self._wake = wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_read, False)
+        os.set_blocking(wake_write, False)
+        self._selector.register(wake_read, selectors.EVENT_READ)
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (*SIGNALS, signal.SIGCHLD)}
+        previous_wakeup = signal.set_wakeup_fd(wake_write)
         try:
-            return await self._supervise()
+            logger.info("serving on %s:%d with %d workers", self._host, self._port, self._count)
+            for slot in range(self._count):
+                self._spawn(slot)
+            self._supervise(wake_read)
         finally:
-            for sig in SIGNALS:
-                loop.remove_signal_handler(sig)
-
-    async def _supervise(self) -> int:
-        logger.info("serving on %s:%d with %d workers", self._host, self._port, self._count)
-        slots = [asyncio.create_task(self._keep(slot)) for slot in range(self._count)]
-        stop = asyncio.create_task(self._stopping.wait())
-        await asyncio.wait([*slots, stop], return_when=asyncio.FIRST_COMPLETED)
-        self._stopping.set()
-        results = await asyncio.gather(*slots, return_exceptions=True)
-        failures = [result for result in results if isinstance(result, BaseException)]
-        for failure in failures:
-            logger.error("%s", failure)
+            signal.set_wakeup_fd(previous_wakeup)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self._selector.close()
+            os.close(wake_read)
+            os.close(wake_write)
         logger.info("all workers exited")
-        return STARTUP_FAILURE if failures else 0
+        return STARTUP_FAILURE if self._failed else 0
 
-    async def _keep(self, slot: int) -> None:
-        """Keep one worker running in `slot` until the supervisor stops."""
-        loop = asyncio.get_running_loop()
-        quick_deaths = 0
-        while not self._stopping.is_set():
-            process, ready = await self._spawn()
-            exited = asyncio.create_task(process.wait())
-            stop = asyncio.create_task(self._stopping.wait())
-            try:
-                await _first(ready, stop)
-                if not ready.done():
-                    await _stop(process, exited)
-                    return
-                if not ready.result():
-                    code = await exited
-                    if self._stopping.is_set():
-                        return
-                    raise StartFailure(f"worker {slot} (pid {process.pid}) exited with {code} before serving")
-                started = loop.time()
-                logger.info("worker %d serving (pid %d)", slot, process.pid)
-                await _first(exited, stop)
-                if not exited.done():
-                    await _stop(process, exited)
-                    return
-            finally:
-                stop.cancel()
-            quick_deaths = 0 if loop.time() - started >= STEADY_SECONDS else quick_deaths + 1
-            delay = restart_delay(quick_deaths)
-            logger.warning(
-                "worker %d (pid %d) exited with %s; replacing it in %.1f s",
-                slot,
-                process.pid,
-                exited.result(),
-                delay,
-            )
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay)
+    def _on_signal(self, sig: int, frame: FrameType | None) -> None:
+        """Runs between bytecodes: only flags; the wakeup fd makes the loop look."""
+        if sig in SIGNALS:
+            self._stopping = True
 
-    async def _spawn(self) -> tuple[asyncio.subprocess.Process, asyncio.Future[bool]]:
-        """Start a worker on a fresh SO_REUSEPORT socket; the future tells whether it came up."""
+    def _supervise(self, wake_read: int) -> None:
+        kill_at: float | None = None
+        while True:
+            for key, _ in self._selector.select(self._wait_seconds(kill_at)):
+                if key.fd == wake_read:
+                    _drain(wake_read)
+                else:
+                    self._read_ready(key.data, key.fd)
+            self._reap()
+            if self._stopping:
+                if kill_at is None:
+                    self._restarts.clear()
+                    self._signal_all(signal.SIGTERM)
+                    kill_at = time.monotonic() + STOP_SECONDS
+                if not self._workers:
+                    return
+                if time.monotonic() >= kill_at:
+                    logger.error("workers still running %.0f s after SIGTERM; killing them", STOP_SECONDS)
+                    self._signal_all(signal.SIGKILL)
+                    kill_at = float("inf")
+            self._start_due()
+
+    def _wait_seconds(self, kill_at: float | None) -> float | None:
+        deadlines = [*self._restarts.values(), *([kill_at] if kill_at is not None else [])]
+        return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+
+    def _spawn(self, slot: int) -> None:
+        """Fork a worker on a fresh SO_REUSEPORT socket (bound here, so a bind error stays here)."""
         listener = bind_listener(self._host, self._port)
         ready_read, ready_write = os.pipe()
-        try:
-            process = await asyncio.create_subprocess_exec(
-                *self._command(listener.fileno(), ready_write), pass_fds=(listener.fileno(), ready_write)
-            )
-        except BaseException:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
             os.close(ready_read)
-            raise
+            self._run_child(listener, ready_write)
+        listener.close()
+        os.close(ready_write)
+        worker = Worker(slot, pid, ready_read)
+        self._workers[pid] = worker
+        self._selector.register(ready_read, selectors.EVENT_READ, worker)
+
+    def _run_child(self, listener: socket.socket, ready_fd: int) -> NoReturn:
+        """In the forked child: drop the supervisor's signals and descriptors, run the target."""
+        code = 1
+        try:
+            signal.set_wakeup_fd(-1)
+            for sig in (*SIGNALS, signal.SIGCHLD):
+                signal.signal(sig, signal.SIG_DFL)
+            self._selector.close()
+            for fd in [*self._wake, *(w.ready_fd for w in self._workers.values())]:
+                if fd is not None:
+                    os.close(fd)
+            self._target(listener, ready_fd)
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        except BaseException:  # noqa: BLE001 (a forked child must end in os._exit, whatever happened)
+            traceback.print_exc()
         finally:
-            listener.close()
-            os.close(ready_write)
-        return process, _ready_signal(ready_read)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+
+    def _read_ready(self, worker: Worker, fd: int) -> None:
+        if os.read(fd, 1) == READY:
+            worker.ready, worker.started_at = True, time.monotonic()
+            logger.info("worker %d serving (pid %d)", worker.slot, worker.pid)
+        self._close_ready(worker)
+
+    def _close_ready(self, worker: Worker) -> None:
+        if worker.ready_fd is not None:
+            self._selector.unregister(worker.ready_fd)
+            os.close(worker.ready_fd)
+            worker.ready_fd = None
+
+    def _reap(self) -> None:
+        while self._workers:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            worker = self._workers.pop(pid, None)
+            if worker is not None:
+                self._exited(worker, os.waitstatus_to_exitcode(status))
+
+    def _exited(self, worker: Worker, code: int) -> None:
+        if (fd := worker.ready_fd) is not None:
+            os.set_blocking(fd, False)
+            with suppress(BlockingIOError):
+                self._read_ready(worker, fd)  # READY may still sit in the pipe
+            self._close_ready(worker)
+        if self._stopping:
+            return
+        if not worker.ready:
+            logger.error("worker %d (pid %d) exited with %d before serving", worker.slot, worker.pid, code)
+            self._failed = self._stopping = True
+            return
+        steady = time.monotonic() - worker.started_at >= STEADY_SECONDS
+        self._quick_deaths[worker.slot] = 0 if steady else self._quick_deaths[worker.slot] + 1
+        delay = restart_delay(self._quick_deaths[worker.slot])
+        logger.warning(
+            "worker %d (pid %d) exited with %d; replacing it in %.1f s", worker.slot, worker.pid, code, delay
+        )
+        self._restarts[worker.slot] = time.monotonic() + delay
+
+    def _start_due(self) -> None:
+        now = time.monotonic()
+        for slot, due in list(self._restarts.items()):
+            if due <= now:
+                del self._restarts[slot]
+                self._spawn(slot)
+
+    def _signal_all(self, sig: int) -> None:
+        for pid in self._workers:
+            with suppress(ProcessLookupError):
+                os.kill(pid, sig)
 
 
 def restart_delay(quick_deaths: int) -> float:
@@ -156,39 +265,10 @@ def restart_delay(quick_deaths: int) -> float:
     return float(min(FIRST_DELAY * 2 ** (quick_deaths - 2), MAX_DELAY))
 
 
-async def _first(*futures: asyncio.Future[Any]) -> None:
-    await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
-
-
-async def _stop(process: asyncio.subprocess.Process, exited: asyncio.Task[int]) -> None:
-    """SIGTERM (the worker closes its clients with 1001), then SIGKILL if it hangs."""
-    with suppress(ProcessLookupError):
-        process.send_signal(signal.SIGTERM)
-    try:
-        await asyncio.wait_for(asyncio.shield(exited), STOP_SECONDS)
-    except TimeoutError:
-        logger.error(
-            "worker pid %d still running %.0f s after SIGTERM; killing it", process.pid, STOP_SECONDS
-        )
-        with suppress(ProcessLookupError):
-            process.kill()
-        await exited
-
-
-def _ready_signal(fd: int) -> asyncio.Future[bool]:
-    """True when the worker writes READY; False when the pipe closes first (the worker died)."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[bool] = loop.create_future()
-
-    def on_readable() -> None:
-        data = os.read(fd, 1)
-        loop.remove_reader(fd)
-        os.close(fd)
-        if not future.done():
-            future.set_result(data == READY)
-
-    loop.add_reader(fd, on_readable)
-    return future
+def _drain(fd: int) -> None:
+    with suppress(BlockingIOError):
+        while os.read(fd, 512):
+            pass
 
 
 def check_port_free(host: str, port: int) -> int:
@@ -212,31 +292,3 @@ def bind_listener(host: str, port: int) -> socket.socket:
 
 def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
-
-
-class WorkerServer(GatewayServer):
-    """GatewayServer that tells the supervisor when it serves."""
-
-    def __init__(self, config: Config, app: Litestar, ready_fd: int) -> None:
-        super().__init__(config, app)
-        self._ready_fd = ready_fd
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        if self.started:
-            os.write(self._ready_fd, READY)
-            os.close(self._ready_fd)
-
-
-def worker_main(argv: Sequence[str]) -> None:
-    """One worker: the whole gateway on the socket and pipe the supervisor passed down."""
-    listen_fd, ready_fd = int(argv[0]), int(argv[1])
-    settings = load_settings(os.environ)
-    configure_logging()
-    app = create_app(Container(settings=settings))
-    config = gateway_config(app, settings.host, settings.port, settings.slow_client_seconds)
-    WorkerServer(config, app, ready_fd).run(sockets=[socket.socket(fileno=listen_fd)])
-
-
-if __name__ == "__main__":
-    worker_main(sys.argv[1:])

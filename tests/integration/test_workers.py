@@ -1,0 +1,136 @@
+"""`serve --workers 2` on real Redis and PostgreSQL: a worker killed with SIGKILL is replaced, its
+clients reconnect to the others, and every connection is served; a supervisor whose workers cannot
+start, or whose port is taken, stops at once with uvicorn's startup-failure code (3)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosedError
+
+from adapters.redis_progress import RedisProgressPublisher
+from domain.progress import StoryStatus
+from entrypoints.workers import Supervisor
+from testkit.clients import ProgressClient
+from testkit.processes import ROOT, GatewayProcess, free_port
+from testkit.waiting import timeout
+from tests.contracts.progress import make_update
+from tests.integration.conftest import NewStory, OwnedStory, StartGateway
+
+logger = logging.getLogger(__name__)
+MAX_CLIENTS = 40  # enough for the kernel's hash to put a client on every worker
+
+
+@dataclass
+class Client:
+    progress: ProgressClient
+    worker: int
+
+
+async def open_client(stack: AsyncExitStack, gateway: GatewayProcess, story: OwnedStory, seq: int) -> Client:
+    """A client that has read the snapshot (so it is served), and the worker that serves it."""
+    connection = await stack.enter_async_context(connect(gateway.ws + story.path(), open_timeout=timeout(5)))
+    client = ProgressClient(connection)
+    await client.read_seq(seq)
+    return Client(client, gateway.worker_serving(connection.local_address[1]))
+
+
+async def spread_clients(
+    stack: AsyncExitStack, gateway: GatewayProcess, story: OwnedStory, seq: int, workers: list[int], each: int
+) -> list[Client]:
+    """Open clients until each of `workers` serves at least `each` of them."""
+    clients: list[Client] = []
+    while any(sum(c.worker == worker for c in clients) < each for worker in workers):
+        if len(clients) == MAX_CLIENTS:
+            pytest.fail(f"{MAX_CLIENTS} clients and still not {each} on each of {workers}")
+        clients.append(await open_client(stack, gateway, story, seq))
+    return clients
+
+
+async def test_killed_worker_is_replaced_and_its_clients_reconnect(
+    start_gateway: StartGateway, new_story: NewStory, redis_publisher: RedisProgressPublisher
+) -> None:
+    story = await new_story()
+    await redis_publisher.publish(make_update(story.id, StoryStatus.GENERATING, 10))
+    gateway = start_gateway(command=("serve", "--workers", "2"))
+    workers = await asyncio.to_thread(gateway.wait_workers, 2)
+    async with AsyncExitStack() as stack:
+        clients = await spread_clients(stack, gateway, story, 1, workers, each=2)
+        victim, survivor = workers
+        doomed = [c for c in clients if c.worker == victim]
+
+        os.kill(victim, signal.SIGKILL)
+        killed_at = time.monotonic()
+        for client in doomed:
+            with pytest.raises(ConnectionClosedError) as closed:
+                await client.progress.read_seq(2)
+            assert closed.value.rcvd is None  # no close frame: an abnormal closure (1006)
+        replaced = await asyncio.to_thread(gateway.wait_workers, 2)
+        replacement_seconds = time.monotonic() - killed_at
+        (replacement,) = set(replaced) - {survivor}
+        assert replacement != victim
+        assert replacement_seconds < timeout(3), f"replaced after {replacement_seconds:.2f} s"
+
+        reconnected = [await open_client(stack, gateway, story, 1) for _ in doomed]
+        assert {c.worker for c in reconnected} <= {survivor, replacement}
+        newcomers = await spread_clients(stack, gateway, story, 1, [replacement, survivor], each=1)
+
+        await redis_publisher.publish(make_update(story.id, StoryStatus.GENERATING, 20))
+        live = [c for c in clients if c.worker == survivor] + reconnected + newcomers
+        for client in live:
+            message = await client.progress.read_seq(2)
+            assert (message["seq"], message["progress_percent"]) == (2, 20)
+        logger.info("worker replaced %.2f s after SIGKILL; %d clients served", replacement_seconds, len(live))
+
+
+def test_workers_that_cannot_start_stop_the_supervisor_with_3() -> None:
+    spawns = multiprocessing.get_context("fork").Value("i", 0)
+
+    def failing(listener: socket.socket, ready_fd: int) -> None:
+        with spawns.get_lock():
+            spawns.value += 1
+        raise SystemExit(3)
+
+    started = time.monotonic()
+    assert Supervisor(2, "127.0.0.1", 0, failing).run() == 3
+    assert spawns.value == 2  # one try per worker: no restart loop
+    assert time.monotonic() - started < timeout(5)
+
+
+def test_a_taken_port_stops_serve_workers_with_3() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = {
+            **os.environ,
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:5432/unused",
+            "JWT_SECRET": "s" * 32,
+            "HOST": "127.0.0.1",
+            "PORT": str(taken.getsockname()[1]),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "entrypoints", "serve", "--workers", "2"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout(20),
+            check=False,
+        )
+    assert done.returncode == 3
+    assert "cannot listen on 127.0.0.1" in done.stderr
+    assert "serving" not in done.stderr
+    assert free_port()  # the test's own socket is closed again
