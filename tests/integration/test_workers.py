@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
 import signal
 import socket
@@ -14,49 +13,20 @@ import subprocess
 import sys
 import time
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 
 import pytest
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError
 
 from adapters.redis_progress import RedisProgressPublisher
 from domain.progress import StoryStatus
 from entrypoints.workers import Supervisor
-from testkit.clients import ProgressClient
-from testkit.processes import ROOT, GatewayProcess, free_port
+from testkit.clients import clients_on_workers, served_client
+from testkit.processes import ROOT, free_port
 from testkit.waiting import timeout
 from tests.contracts.progress import make_update
-from tests.integration.conftest import NewStory, OwnedStory, StartGateway
+from tests.integration.conftest import NewStory, StartGateway
 
 logger = logging.getLogger(__name__)
-MAX_CLIENTS = 40  # enough for the kernel's hash to put a client on every worker
-
-
-@dataclass
-class Client:
-    progress: ProgressClient
-    worker: int
-
-
-async def open_client(stack: AsyncExitStack, gateway: GatewayProcess, story: OwnedStory, seq: int) -> Client:
-    """A client that has read the snapshot (so it is served), and the worker that serves it."""
-    connection = await stack.enter_async_context(connect(gateway.ws + story.path(), open_timeout=timeout(5)))
-    client = ProgressClient(connection)
-    await client.read_seq(seq)
-    return Client(client, gateway.worker_serving(connection.local_address[1]))
-
-
-async def spread_clients(
-    stack: AsyncExitStack, gateway: GatewayProcess, story: OwnedStory, seq: int, workers: list[int], each: int
-) -> list[Client]:
-    """Open clients until each of `workers` serves at least `each` of them."""
-    clients: list[Client] = []
-    while any(sum(c.worker == worker for c in clients) < each for worker in workers):
-        if len(clients) == MAX_CLIENTS:
-            pytest.fail(f"{MAX_CLIENTS} clients and still not {each} on each of {workers}")
-        clients.append(await open_client(stack, gateway, story, seq))
-    return clients
 
 
 async def test_killed_worker_is_replaced_and_its_clients_reconnect(
@@ -67,7 +37,7 @@ async def test_killed_worker_is_replaced_and_its_clients_reconnect(
     gateway = start_gateway(command=("serve", "--workers", "2"))
     workers = await asyncio.to_thread(gateway.wait_workers, 2)
     async with AsyncExitStack() as stack:
-        clients = await spread_clients(stack, gateway, story, 1, workers, each=2)
+        clients = await clients_on_workers(stack, gateway, story.path(), 1, workers, each=2)
         victim, survivor = workers
         doomed = [c for c in clients if c.worker == victim]
 
@@ -83,9 +53,9 @@ async def test_killed_worker_is_replaced_and_its_clients_reconnect(
         assert replacement != victim
         assert replacement_seconds < timeout(3), f"replaced after {replacement_seconds:.2f} s"
 
-        reconnected = [await open_client(stack, gateway, story, 1) for _ in doomed]
+        reconnected = [await served_client(stack, gateway, story.path(), 1) for _ in doomed]
         assert {c.worker for c in reconnected} <= {survivor, replacement}
-        newcomers = await spread_clients(stack, gateway, story, 1, [replacement, survivor], each=1)
+        newcomers = await clients_on_workers(stack, gateway, story.path(), 1, [replacement, survivor])
 
         await redis_publisher.publish(make_update(story.id, StoryStatus.GENERATING, 20))
         live = [c for c in clients if c.worker == survivor] + reconnected + newcomers
@@ -95,17 +65,25 @@ async def test_killed_worker_is_replaced_and_its_clients_reconnect(
         logger.info("worker replaced %.2f s after SIGKILL; %d clients served", replacement_seconds, len(live))
 
 
+class CountingSupervisor(Supervisor):
+    """Counts the workers it forks (in the supervisor: a child may be stopped before it runs)."""
+
+    forks = 0
+
+    def _spawn(self, slot: int) -> None:
+        self.forks += 1
+        super()._spawn(slot)
+
+
+def failing_worker(listener: socket.socket, ready_fd: int) -> None:
+    raise SystemExit(3)
+
+
 def test_workers_that_cannot_start_stop_the_supervisor_with_3() -> None:
-    spawns = multiprocessing.get_context("fork").Value("i", 0)
-
-    def failing(listener: socket.socket, ready_fd: int) -> None:
-        with spawns.get_lock():
-            spawns.value += 1
-        raise SystemExit(3)
-
+    supervisor = CountingSupervisor(2, "127.0.0.1", 0, failing_worker)
     started = time.monotonic()
-    assert Supervisor(2, "127.0.0.1", 0, failing).run() == 3
-    assert spawns.value == 2  # one try per worker: no restart loop
+    assert supervisor.run() == 3
+    assert supervisor.forks == 2  # one try per worker: no restart loop
     assert time.monotonic() - started < timeout(5)
 
 
