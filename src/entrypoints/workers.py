@@ -18,6 +18,7 @@ supervisor exits 0 once every worker has exited.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import selectors
@@ -45,6 +46,7 @@ from entrypoints.settings import load_settings
 logger = logging.getLogger(__name__)
 
 READY = b"r"
+_PR_SET_PDEATHSIG = 1
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # A worker that lived less than this died quickly; repeated quick deaths back off.
 STEADY_SECONDS = 10.0
@@ -169,23 +171,25 @@ class Supervisor:
         ready_read, ready_write = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
+        supervisor = os.getpid()
         pid = os.fork()
         if pid == 0:
             os.close(ready_read)
-            self._run_child(listener, ready_write)
+            self._run_child(supervisor, listener, ready_write)
         listener.close()
         os.close(ready_write)
         worker = Worker(slot, pid, ready_read)
         self._workers[pid] = worker
         self._selector.register(ready_read, selectors.EVENT_READ, worker)
 
-    def _run_child(self, listener: socket.socket, ready_fd: int) -> NoReturn:
+    def _run_child(self, supervisor: int, listener: socket.socket, ready_fd: int) -> NoReturn:
         """In the forked child: drop the supervisor's signals and descriptors, run the target."""
         code = 1
         try:
             signal.set_wakeup_fd(-1)
             for sig in (*SIGNALS, signal.SIGCHLD):
                 signal.signal(sig, signal.SIG_DFL)
+            _stop_with_parent(supervisor)
             self._selector.close()
             for fd in [*self._wake, *(w.ready_fd for w in self._workers.values())]:
                 if fd is not None:
@@ -256,6 +260,15 @@ class Supervisor:
         for pid in self._workers:
             with suppress(ProcessLookupError):
                 os.kill(pid, sig)
+
+
+def _stop_with_parent(supervisor: int) -> None:
+    """A supervisor killed outright (SIGKILL, the OOM killer) must not leave workers holding the
+    port: Linux sends them SIGTERM when it dies (prctl PR_SET_PDEATHSIG), a graceful stop."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != supervisor:  # it died before the request took effect
+        raise SystemExit(0)
 
 
 def restart_delay(quick_deaths: int) -> float:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosedError
@@ -21,8 +22,8 @@ from adapters.redis_progress import RedisProgressPublisher
 from domain.progress import StoryStatus
 from entrypoints.workers import Supervisor
 from testkit.clients import clients_on_workers, served_client
-from testkit.processes import ROOT, free_port
-from testkit.waiting import timeout
+from testkit.processes import ROOT, free_port, port_open
+from testkit.waiting import timeout, wait_until
 from tests.contracts.progress import make_update
 from tests.integration.conftest import NewStory, StartGateway
 
@@ -63,6 +64,27 @@ async def test_killed_worker_is_replaced_and_its_clients_reconnect(
             message = await client.progress.read_seq(2)
             assert (message["seq"], message["progress_percent"]) == (2, 20)
         logger.info("worker replaced %.2f s after SIGKILL; %d clients served", replacement_seconds, len(live))
+
+
+def test_workers_stop_when_the_supervisor_is_killed(start_gateway: StartGateway) -> None:
+    gateway = start_gateway(command=("serve", "--workers", "2"))
+    workers = gateway.wait_workers(2)
+
+    assert gateway.process is not None
+    gateway.process.kill()
+    gateway.process.wait()
+    wait_until(
+        lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 10, "orphan workers to exit"
+    )
+    wait_until(lambda: not port_open("127.0.0.1", gateway.port), 5, "the port to be free")
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan is reaped by whoever adopts it, maybe late)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 class CountingSupervisor(Supervisor):

@@ -88,10 +88,10 @@ def test_an_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str])
     assert "invalid choice" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "2.5", "65"])
+@pytest.mark.parametrize("value", ["0", "-1", "2.5", "two"])
 def test_serve_workers_out_of_range_is_a_usage_error(capsys: pytest.CaptureFixture[str], value: str) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["serve", "--workers", value])
 
     assert exited.value.code == 2
-    assert "--workers: a whole number from 1 to 64" in capsys.readouterr().err
+    assert "--workers: a whole number, at least 1" in capsys.readouterr().err
