@@ -122,7 +122,8 @@ class Supervisor:
         try:
             logger.info("serving on %s:%d with %d workers", self._host, self._port, self._count)
             for slot in range(self._count):
-                self._spawn(slot)
+                if not self._stopping:
+                    self._start(slot, first=True)
             self._supervise(wake_read)
         finally:
             signal.set_wakeup_fd(previous_wakeup)
@@ -142,11 +143,6 @@ class Supervisor:
     def _supervise(self, wake_read: int) -> None:
         kill_at: float | None = None
         while True:
-            for key, _ in self._selector.select(self._wait_seconds(kill_at)):
-                if key.fd == wake_read:
-                    _drain(wake_read)
-                else:
-                    self._read_ready(key.data, key.fd)
             self._reap()
             if self._stopping:
                 if kill_at is None:
@@ -158,8 +154,13 @@ class Supervisor:
                 if time.monotonic() >= kill_at:
                     logger.error("workers still running %.0f s after SIGTERM; killing them", STOP_SECONDS)
                     self._signal_all(signal.SIGKILL)
-                    kill_at = float("inf")
+                    kill_at = time.monotonic() + STOP_SECONDS
             self._start_due()
+            for key, _ in self._selector.select(self._wait_seconds(kill_at)):
+                if key.fd == wake_read:
+                    _drain(wake_read)
+                else:
+                    self._read_ready(key.data, key.fd)
 
     def _wait_seconds(self, kill_at: float | None) -> float | None:
         deadlines = [*self._restarts.values(), *([kill_at] if kill_at is not None else [])]
@@ -167,17 +168,27 @@ class Supervisor:
 
     def _spawn(self, slot: int) -> None:
         """Fork a worker on a fresh SO_REUSEPORT socket (bound here, so a bind error stays here)."""
-        listener = bind_listener(self._host, self._port)
-        ready_read, ready_write = os.pipe()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        supervisor = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            os.close(ready_read)
-            self._run_child(supervisor, listener, ready_write)
-        listener.close()
-        os.close(ready_write)
+        with bind_listener(self._host, self._port) as listener:
+            ready_read, ready_write = os.pipe()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            supervisor = os.getpid()
+            # Blocked across the fork: a SIGTERM meant for the child waits for its default handler.
+            signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+            pid = -1
+            try:
+                pid = os.fork()
+            except OSError:
+                os.close(ready_read)
+                os.close(ready_write)
+                raise
+            finally:
+                if pid != 0:
+                    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+            if pid == 0:
+                os.close(ready_read)
+                self._run_child(supervisor, listener, ready_write)
+            os.close(ready_write)
         worker = Worker(slot, pid, ready_read)
         self._workers[pid] = worker
         self._selector.register(ready_read, selectors.EVENT_READ, worker)
@@ -189,6 +200,7 @@ class Supervisor:
             signal.set_wakeup_fd(-1)
             for sig in (*SIGNALS, signal.SIGCHLD):
                 signal.signal(sig, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
             _stop_with_parent(supervisor)
             self._selector.close()
             for fd in [*self._wake, *(w.ready_fd for w in self._workers.values())]:
@@ -254,7 +266,18 @@ class Supervisor:
         for slot, due in list(self._restarts.items()):
             if due <= now:
                 del self._restarts[slot]
-                self._spawn(slot)
+                self._start(slot, first=False)
+
+    def _start(self, slot: int, *, first: bool) -> None:
+        """A worker that cannot be forked stops a starting supervisor; a replacement is retried."""
+        try:
+            self._spawn(slot)
+        except OSError as error:
+            logger.error("cannot start worker %d: %s", slot, error)
+            if first:
+                self._failed = self._stopping = True
+            else:
+                self._restarts[slot] = time.monotonic() + MAX_DELAY
 
     def _signal_all(self, sig: int) -> None:
         for pid in self._workers:
