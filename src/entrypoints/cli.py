@@ -42,7 +42,7 @@ def _serve(args: argparse.Namespace) -> int:
     workers = args.workers if args.workers is not None else _workers(os.environ.get("WORKERS", ""))
     configure_logging()
     if workers > 1:
-        return run_workers(workers, settings.host, settings.port)
+        return run_workers(workers, settings)
     run_server(
         create_app(Container(settings=settings)), settings.host, settings.port, settings.slow_client_seconds
     )

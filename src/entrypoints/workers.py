@@ -30,6 +30,7 @@ import traceback
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
 from types import FrameType
 from typing import NoReturn
 
@@ -39,9 +40,8 @@ from uvicorn.config import STARTUP_FAILURE
 
 from entrypoints.app import create_app
 from entrypoints.container import Container
-from entrypoints.logs import configure_logging
 from entrypoints.server import GatewayServer, gateway_config
-from entrypoints.settings import load_settings
+from entrypoints.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -58,15 +58,14 @@ STOP_SECONDS = 15.0
 WorkerTarget = Callable[[socket.socket, int], None]
 
 
-def run_workers(count: int, host: str, port: int) -> int:
-    """Run `count` workers on host:port until SIGTERM/SIGINT (0) or a start failure (3, as uvicorn)."""
-    return Supervisor(count, host, port, serve_worker).run()
+def run_workers(count: int, settings: Settings) -> int:
+    """Run `count` workers on HOST:PORT until SIGTERM/SIGINT (0) or a start failure (3, as uvicorn).
+    Workers inherit the settings and the logging configured here (they are forked)."""
+    return Supervisor(count, settings.host, settings.port, partial(serve_worker, settings)).run()
 
 
-def serve_worker(listener: socket.socket, ready_fd: int) -> None:
-    """One worker: the whole gateway, built in the child from the environment."""
-    settings = load_settings(os.environ)
-    configure_logging()
+def serve_worker(settings: Settings, listener: socket.socket, ready_fd: int) -> None:
+    """One worker: the whole gateway, its app and container built in the child."""
     app = create_app(Container(settings=settings))
     config = gateway_config(app, settings.host, settings.port, settings.slow_client_seconds)
     WorkerServer(config, app, ready_fd).run(sockets=[listener])
