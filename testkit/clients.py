@@ -7,12 +7,14 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import ClientConnection, connect
 
+from testkit.processes import GatewayProcess
 from testkit.waiting import timeout
 
 
@@ -71,3 +73,34 @@ class ProgressClient:
 
     def seqs(self) -> list[int]:
         return [int(m["seq"]) for m in self.received if "seq" in m]
+
+
+MAX_SPREAD_CLIENTS = 40  # enough for the kernel's SO_REUSEPORT hash to reach every worker
+
+
+@dataclass
+class WorkerClient:
+    """A client of `serve --workers N`, and the pid of the worker that serves it."""
+
+    progress: ProgressClient
+    worker: int
+
+
+async def served_client(stack: AsyncExitStack, gateway: GatewayProcess, path: str, seq: int) -> WorkerClient:
+    """Connect to `path`, read until `seq` (so the client is served), and find its worker."""
+    connection = await stack.enter_async_context(connect(gateway.ws + path, open_timeout=timeout(5)))
+    client = ProgressClient(connection)
+    await client.read_seq(seq)
+    return WorkerClient(client, gateway.worker_serving(connection.local_address[1]))
+
+
+async def clients_on_workers(
+    stack: AsyncExitStack, gateway: GatewayProcess, path: str, seq: int, workers: list[int], each: int = 1
+) -> list[WorkerClient]:
+    """Open clients of `path` until each of `workers` serves at least `each` of them."""
+    clients: list[WorkerClient] = []
+    while any(sum(c.worker == worker for c in clients) < each for worker in workers):
+        if len(clients) == MAX_SPREAD_CLIENTS:
+            pytest.fail(f"{MAX_SPREAD_CLIENTS} clients and still not {each} on each of {workers}")
+        clients.append(await served_client(stack, gateway, path, seq))
+    return clients

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -123,6 +124,29 @@ class GatewayProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def serving_workers(self) -> list[int]:
+        """The pids of the `--workers` children that listen on the port now."""
+        return [child for child in child_pids(self.pid) if tcp_sockets(child, self.port).listening]
+
+    def worker_serving(self, client_port: int) -> int:
+        """The pid of the worker that accepted the connection from local port `client_port`."""
+        for child in child_pids(self.pid):
+            if client_port in tcp_sockets(child, self.port).peers:
+                return child
+        pytest.fail(f"no worker of {self.pid} holds the connection from port {client_port}")
+
+    def wait_workers(self, count: int, seconds: float = 20) -> list[int]:
+        """Wait until `count` workers listen (and no more processes are children), and return them."""
+        found: list[int] = []
+
+        def check() -> bool:
+            nonlocal found
+            found = self.serving_workers()
+            return len(found) == count == len(child_pids(self.pid))
+
+        wait_until(check, seconds, f"{count} workers listening on port {self.port} (log: {self.log_path})")
+        return found
+
     def _answers(self, path: str) -> bool:
         if self.process is not None and self.process.poll() is not None:
             pytest.fail(f"the gateway exited with {self.process.returncode}:\n{self.log()}")
@@ -141,3 +165,50 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process, from /proc/<pid>/stat (fields 14 and 15)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process, from /proc (empty once it is gone)."""
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+@dataclass(frozen=True)
+class TcpSockets:
+    """A process's TCP sockets on one local port: how many listen, and the peers' ports of the
+    connections it accepted (a client knows its own port, so it can tell which process serves it)."""
+
+    listening: int
+    peers: frozenset[int]
+
+
+_LISTEN, _ESTABLISHED = "0A", "01"
+
+
+def tcp_sockets(pid: int, port: int) -> TcpSockets:
+    """/proc/<pid>/fd names the socket inodes a process holds; /proc/net/tcp{,6} gives each
+    inode's local and remote address and its state."""
+    inodes: set[str] = set()
+    try:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        tables = [Path(f"/proc/{pid}/net/{table}").read_text() for table in ("tcp", "tcp6")]
+    except FileNotFoundError:
+        return TcpSockets(0, frozenset())
+    listening, peers = 0, set()
+    for line in "\n".join(tables).splitlines():
+        fields = line.split()
+        if len(fields) < 10 or fields[9] not in inodes:  # the headers hold no inode
+            continue
+        if int(fields[1].rsplit(":", 1)[1], 16) != port:
+            continue
+        if fields[3] == _LISTEN:
+            listening += 1
+        elif fields[3] == _ESTABLISHED:
+            peers.add(int(fields[2].rsplit(":", 1)[1], 16))
+    return TcpSockets(listening, frozenset(peers))

@@ -25,6 +25,7 @@ from entrypoints.logs import configure_logging
 from entrypoints.server import run_server
 from entrypoints.services import Services
 from entrypoints.settings import Settings, SettingsError, load_settings
+from entrypoints.workers import run_workers
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,12 +37,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _serve(args: argparse.Namespace) -> None:
+def _serve(args: argparse.Namespace) -> int:
     settings = load_settings(os.environ)
+    workers = args.workers if args.workers is not None else _workers(os.environ.get("WORKERS", ""))
     configure_logging()
+    if workers > 1:
+        return run_workers(workers, settings)
     run_server(
         create_app(Container(settings=settings)), settings.host, settings.port, settings.slow_client_seconds
     )
+    return 0
+
+
+def _workers(raw: str) -> int:
+    """`--workers` or WORKERS: a count of processes, 1 (no supervisor) when unset."""
+    if not raw.strip():
+        return 1
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise SettingsError(f"WORKERS must be a whole number, at least 1, not {raw[:20]!r}")
+    return int(raw)
+
+
+def _workers_argument(raw: str) -> int:
+    try:
+        return _workers(raw)
+    except SettingsError:
+        raise argparse.ArgumentTypeError("a whole number, at least 1") from None
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -113,9 +134,11 @@ def _init_db(args: argparse.Namespace) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codestory-progress", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the gateway (settings from the environment)").set_defaults(
-        run=_serve
+    serve = commands.add_parser("serve", help="run the gateway (settings from the environment)")
+    serve.add_argument(
+        "--workers", type=_workers_argument, help="processes on the one port (default: WORKERS, else 1)"
     )
+    serve.set_defaults(run=_serve)
     demo = commands.add_parser("demo", help="run on in-memory adapters with a simulated worker")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)

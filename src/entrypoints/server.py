@@ -54,8 +54,12 @@ class GatewayServer(uvicorn.Server):
 
 
 def run_server(app: Litestar, host: str, port: int, slow_client_seconds: float = 30.0) -> None:
+    GatewayServer(gateway_config(app, host, port, slow_client_seconds), app).run()
+
+
+def gateway_config(app: Litestar, host: str, port: int, slow_client_seconds: float) -> uvicorn.Config:
     """Protocol pings every half `slow_client_seconds`; a pong missing that long closes with 4008."""
-    config = uvicorn.Config(
+    return uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -70,5 +74,3 @@ def run_server(app: Litestar, host: str, port: int, slow_client_seconds: float =
         timeout_graceful_shutdown=4,
         server_header=False,
     )
-    server = GatewayServer(config, app)
-    server.run()

@@ -54,11 +54,13 @@ StartGateway = Callable[..., GatewayProcess]
 @pytest.fixture
 def start_gateway(redis_url: str, key_prefix: str, database: Database) -> Iterator[StartGateway]:
     """Start `serve` on the shared Redis (this test's prefix) and this run's database; keyword
-    arguments override environment variables. Every gateway started is stopped afterwards."""
+    arguments override environment variables (`command` replaces `("serve",)`). Every gateway
+    started is stopped afterwards."""
     started: list[GatewayProcess] = []
 
-    def start(**env: str) -> GatewayProcess:
-        process = GatewayProcess(gateway_env(redis_url, database.url, SECRET, key_prefix, **env)).start()
+    def start(command: tuple[str, ...] = ("serve",), **env: str) -> GatewayProcess:
+        environment = gateway_env(redis_url, database.url, SECRET, key_prefix, **env)
+        process = GatewayProcess(environment, command=command).start()
         started.append(process)
         return process
 

@@ -41,8 +41,18 @@ def test_serve_without_any_setting_exits_2_naming_the_first_variable(
         ("", {"KEEPALIVE_SECONDS": "soon"}, "KEEPALIVE_SECONDS"),
         ("", {"JWT_ALGORITHMS": "none"}, "JWT_ALGORITHMS"),
         ("", {"PORT": "nan"}, "PORT"),
+        ("", {"WORKERS": "two"}, "WORKERS"),
+        ("", {"WORKERS": "0"}, "WORKERS"),
     ],
-    ids=["no-database-url", "no-jwt-secret", "keepalive-not-a-number", "algorithm-none", "port-nan"],
+    ids=[
+        "no-database-url",
+        "no-jwt-secret",
+        "keepalive-not-a-number",
+        "algorithm-none",
+        "port-nan",
+        "workers-not-a-number",
+        "workers-zero",
+    ],
 )
 def test_serve_names_the_one_bad_variable(
     monkeypatch: pytest.MonkeyPatch,
@@ -76,3 +86,12 @@ def test_an_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str])
 
     assert exited.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "2.5", "two"])
+def test_serve_workers_out_of_range_is_a_usage_error(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--workers", value])
+
+    assert exited.value.code == 2
+    assert "--workers: a whole number, at least 1" in capsys.readouterr().err
