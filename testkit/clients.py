@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -71,3 +72,14 @@ class ProgressClient:
 
     def seqs(self) -> list[int]:
         return [int(m["seq"]) for m in self.received if "seq" in m]
+
+
+async def closed_connections(http: str, reason: str) -> float:
+    """`gateway_connections_closed_total` for `reason`, summed over endpoints: handshakes the server
+    closed for that reason (from its /metrics)."""
+    status, text = await http_text(f"{http}/metrics")
+    assert status == 200, f"/metrics answered {status}"
+    pattern = re.compile(
+        rf'^gateway_connections_closed_total\{{[^}}]*reason="{re.escape(reason)}"[^}}]*\}} (\S+)$'
+    )
+    return sum(float(m.group(1)) for line in text.splitlines() if (m := pattern.match(line)))
