@@ -70,9 +70,9 @@ class ProgressConnection extends EventTarget {
 
   async _connect() {
     this._clear("retry");
-    const { getToken, renewBeforeMs } = this._options;
+    const { getToken } = this._options;
     const exp = tokenExpiry(this._token);
-    if (getToken && exp !== null && exp - Date.now() < renewBeforeMs) {
+    if (getToken && exp !== null && exp - Date.now() < 1000) { // expired while we were away
       try {
         this._token = (await getToken()) || this._token;
       } catch { /* connect with the token held; the server answers 4001 if it is expired */ }
