@@ -157,3 +157,31 @@ async def test_backoff_while_the_server_is_down_is_spaced_growing_and_jittered(
     assert down_handshakes <= 10, f"{down_handshakes} handshakes in {attempts[9] - attempts[0]:.1f} s"
     gaps = [b - a for a, b in itertools.pairwise(attempts)]
     assert min(gaps[:8]) >= low / 1000 - 0.01, gaps  # never a tight loop
+
+
+async def test_a_tab_visible_again_after_a_drop_reconnects_at_once(
+    restartable: list[GatewayProcess], page: Page, tokens: Tokens, database: Database
+) -> None:
+    user = uuid.uuid4()
+    story = await new_story(database, user)
+    client = await ClientPage.on(page, restartable[0].http)
+    await client.story("story", story, token=tokens.valid(user), minDelayMs=5000, maxDelayMs=8000)
+    await client.opened("story")
+
+    await restart(restartable)
+    (close,) = await client.closes("story", 1)
+    # Headless Chromium never hides a tab, so the page says it was hidden and is visible again.
+    visible_at = await page.evaluate(
+        """() => {
+          Object.defineProperty(document, "visibilityState", {configurable: true, get: () => "visible"});
+          document.dispatchEvent(new Event("visibilitychange"));
+          return Date.now() / 1000;
+        }"""
+    )
+    view = await client.opened("story", count=2)
+
+    (_, reopened) = events_of(view, "open")
+    assert (close["code"], close["willReconnect"]) == (1001, True)
+    assert reopened["at"] < close["at"] + close["delayMs"] / 1000 - 1, (close, reopened)  # not the backoff
+    assert reopened["at"] - visible_at < 1.0
+    assert len(view["attempts"]) == 2
