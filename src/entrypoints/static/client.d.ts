@@ -21,7 +21,7 @@ export interface CloseDetail {
   /** True when a reconnect is scheduled (retryable code) or granted (a token from `onAuthError`). */
   willReconnect: boolean;
   /** For a scheduled reconnect: its attempt number (0 first) and its delay. */
-  attempt?: number;
+  attempt?: number | null;
   delayMs?: number | null;
 }
 

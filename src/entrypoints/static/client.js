@@ -78,7 +78,12 @@ class ProgressConnection extends EventTarget {
       } catch { /* connect with the token held; the server answers 4001 if it is expired */ }
       if (this._closed) return;
     }
-    const ws = new this._WebSocket(this._url, ["bearer", this._token]);
+    let ws;
+    try {
+      ws = new this._WebSocket(this._url, ["bearer", this._token]);
+    } catch (error) { // a malformed URL, or a token that cannot be a subprotocol: retrying cannot help
+      return this._emit("close", { code: 1006, reason: String(error), willReconnect: false });
+    }
     this._ws = ws;
     this._seen = new Set();
     ws.onopen = () => {
@@ -115,8 +120,9 @@ class ProgressConnection extends EventTarget {
     this._clear("healthy", "renew");
     if (AUTH_CODES.has(code)) return this._authFailed(code, reason);
     const willReconnect = RETRYABLE_CODES.has(code) && !this._closed;
+    const attempt = willReconnect ? this._attempt : null;
     const delayMs = willReconnect ? this._retryLater() : null;
-    this._emit("close", { code, reason, willReconnect, attempt: this._attempt - 1, delayMs });
+    this._emit("close", { code, reason, willReconnect, attempt, delayMs });
   }
 
   /** 4001/4003: stop, unless `onAuthError` gives a new token: then exactly one more attempt. */
