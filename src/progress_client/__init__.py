@@ -9,7 +9,8 @@ full jitter on retryable closes, `AuthError` on 4001/4003, stale `seq`s dropped,
 It imports nothing of the gateway itself.
 """
 
-from progress_client.connection import ProgressStream, dashboard_updates, story_updates
+from progress_client.connection import ProgressStream
+from progress_client.endpoints import dashboard_updates, story_updates
 from progress_client.errors import AuthError, ConnectionRejected, ProgressClientError
 from progress_client.rules import Backoff
 from progress_client.updates import ProgressUpdate

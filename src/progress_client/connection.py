@@ -9,7 +9,6 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from urllib.parse import quote
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
@@ -140,36 +139,3 @@ class ProgressStream:
 async def _call(source: TokenSource) -> str:
     result = source()
     return await result if inspect.isawaitable(result) else result
-
-
-def _ws_base(base_url: str) -> str:
-    """`ws(s)://host:port`, also from `http(s)://`, without a trailing slash."""
-    base = base_url.rstrip("/")
-    return "ws" + base[4:] if base.startswith("http") else base
-
-
-def story_updates(
-    base_url: str,
-    story_id: str,
-    token: str,
-    *,
-    get_token: TokenSource | None = None,
-    backoff: Backoff | None = None,
-    renew_before: float = 15.0,
-) -> ProgressStream:
-    """Follow one story; `base_url` is like `ws://host:port`."""
-    url = f"{_ws_base(base_url)}/ws/stories/{quote(str(story_id), safe='')}/progress"
-    return ProgressStream(url, token, get_token=get_token, backoff=backoff, renew_before=renew_before)
-
-
-def dashboard_updates(
-    base_url: str,
-    token: str,
-    *,
-    get_token: TokenSource | None = None,
-    backoff: Backoff | None = None,
-    renew_before: float = 15.0,
-) -> ProgressStream:
-    """Follow every story of the token's user, including stories created after connecting."""
-    url = f"{_ws_base(base_url)}/ws/user/stories"
-    return ProgressStream(url, token, get_token=get_token, backoff=backoff, renew_before=renew_before)
