@@ -116,8 +116,8 @@ async def test_page_offline_then_online_shows_the_updates_published_meanwhile(
     assert (view["state"]["status"], view["state"]["progress_percent"]) == ("synthesizing", 90)
     opens = events_of(view, "open")
     assert len(opens) == 2
-    # `online` reconnects at once, not after the pending backoff delay.
-    assert opens[1]["at"] - online_at < 1.0, f"reopened {opens[1]['at'] - online_at:.2f} s after online"
+    # `online` reconnects at once, not after the pending backoff delay (3 s at least).
+    assert opens[1]["at"] - online_at < 2.5, f"reopened {opens[1]['at'] - online_at:.2f} s after online"
     assert [u["seq"] for u in events_of(view, "update")] == [1, 3]
 
 
@@ -183,5 +183,5 @@ async def test_a_tab_visible_again_after_a_drop_reconnects_at_once(
     (_, reopened) = events_of(view, "open")
     assert (close["code"], close["willReconnect"]) == (1001, True)
     assert reopened["at"] < close["at"] + close["delayMs"] / 1000 - 1, (close, reopened)  # not the backoff
-    assert reopened["at"] - visible_at < 1.0
+    assert reopened["at"] - visible_at < 2.0
     assert len(view["attempts"]) == 2
