@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -104,3 +105,14 @@ async def clients_on_workers(
             pytest.fail(f"{MAX_SPREAD_CLIENTS} clients and still not {each} on each of {workers}")
         clients.append(await served_client(stack, gateway, path, seq))
     return clients
+
+
+async def closed_connections(http: str, reason: str) -> float:
+    """`gateway_connections_closed_total` for `reason`, summed over endpoints: handshakes the server
+    closed for that reason (from its /metrics)."""
+    status, text = await http_text(f"{http}/metrics")
+    assert status == 200, f"/metrics answered {status}"
+    pattern = re.compile(
+        rf'^gateway_connections_closed_total\{{[^}}]*reason="{re.escape(reason)}"[^}}]*\}} (\S+)$'
+    )
+    return sum(float(m.group(1)) for line in text.splitlines() if (m := pattern.match(line)))

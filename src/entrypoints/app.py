@@ -10,7 +10,7 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from entrypoints.container import Container
-from entrypoints.http_handlers import demo_page, healthz, metrics, readyz
+from entrypoints.http_handlers import client_module, demo_page, healthz, metrics, readyz
 from entrypoints.services import Services, provide_services, resolve_services
 from entrypoints.ws_handlers import story_progress, user_stories
 
@@ -32,7 +32,7 @@ def create_app(container: Container, companions: Sequence[Companion] = ()) -> Li
             if (shutdown := container.shutdown_resources()) is not None:
                 await shutdown
 
-    handlers: list[Any] = [story_progress, user_stories, healthz, readyz, metrics]
+    handlers: list[Any] = [story_progress, user_stories, healthz, readyz, metrics, client_module]
     if container.settings().demo_page:
         handlers.append(demo_page)
     return Litestar(

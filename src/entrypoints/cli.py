@@ -1,4 +1,4 @@
-"""The command line: `codestory-progress serve | demo | publish | token | init-db`."""
+"""The command line: `codestory-progress serve | demo | publish | token | init-db | watch`."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from entrypoints.logs import configure_logging
 from entrypoints.server import run_server
 from entrypoints.services import Services
 from entrypoints.settings import Settings, SettingsError, load_settings
+from entrypoints.watch import add_watch_command
 from entrypoints.workers import run_workers
 
 
@@ -155,4 +156,5 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=float, default=3600.0, help="lifetime in seconds")
     token.set_defaults(run=_token)
     commands.add_parser("init-db", help="create the stories table (development)").set_defaults(run=_init_db)
+    add_watch_command(commands)
     return parser

@@ -1,10 +1,13 @@
-"""Health, readiness, metrics and the demo page."""
+"""Health, readiness, metrics, the browser client and the demo page."""
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
 from importlib import resources
+from typing import Any
 
-from litestar import MediaType, Response, get
+from litestar import MediaType, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import SkipValidation
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -34,3 +37,23 @@ async def metrics(services: NamedDependency[SkipValidation[Services]]) -> Respon
 @get("/", media_type=MediaType.HTML)
 async def demo_page() -> str:
     return resources.files("entrypoints").joinpath("static/demo.html").read_text(encoding="utf-8")
+
+
+CLIENT_HEADERS = {"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"}
+
+
+@cache
+def _client_module() -> tuple[bytes, str]:
+    """The module's bytes and their ETag, read once: the file ships with the package."""
+    body = resources.files("entrypoints").joinpath("static/client.js").read_bytes()
+    return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+@get("/client.js")
+async def client_module(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """The browser client (served in every mode), cached 5 minutes and revalidated by ETag."""
+    body, etag = _client_module()
+    headers = {**CLIENT_HEADERS, "ETag": etag}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(b"", status_code=304, headers=headers)
+    return Response(body, media_type="text/javascript", headers=headers)

@@ -92,7 +92,8 @@ def test_the_demo_page_is_served(app: App) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "<html" in response.text.lower()
-    assert "WebSocket" in response.text
+    assert 'from "/client.js"' in response.text
+    assert app.client.get("/client.js").status_code == 200
 
 
 def test_a_token_in_the_query_string_gets_the_snapshot(app: App) -> None:

@@ -1,0 +1,59 @@
+"""`GET /client.js`: the browser client is served in every mode, as JavaScript, cached and revalidated."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from importlib import resources
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from entrypoints.app import create_app
+from entrypoints.container import Container
+from entrypoints.settings import Settings
+from testkit.waiting import timeout
+
+KEY = "unit-test-secret-of-at-least-32-bytes!"
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient[Litestar]]:
+    container = Container(settings=Settings(jwt_key=KEY, backend="memory", demo_page=False))
+    with TestClient(app=create_app(container), timeout=timeout(5)) as test_client:
+        yield test_client
+
+
+def test_client_module_is_served_as_javascript_with_cache_headers(client: TestClient[Litestar]) -> None:
+    response = client.get("/client.js")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert response.headers["cache-control"] == "public, max-age=300"
+    assert response.headers["etag"].startswith('"')
+    source = resources.files("entrypoints").joinpath("static/client.js").read_bytes()
+    assert response.content == source
+    assert b"export function connectStory(" in source
+    assert b"export function connectDashboard(" in source
+
+
+def test_client_module_revalidates_by_etag(client: TestClient[Litestar]) -> None:
+    etag = client.get("/client.js").headers["etag"]
+
+    again = client.get("/client.js", headers={"If-None-Match": etag})
+    stale = client.get("/client.js", headers={"If-None-Match": '"something-else"'})
+
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
+    assert stale.status_code == 200
+    assert stale.content.startswith(b"//")
+
+
+def test_type_declarations_ship_beside_the_module() -> None:
+    declarations = resources.files("entrypoints").joinpath("static/client.d.ts").read_text(encoding="utf-8")
+
+    assert "export function connectStory(" in declarations
+    assert "export function connectDashboard(" in declarations
+    assert "onAuthError?" in declarations
+    assert "getToken?" in declarations
