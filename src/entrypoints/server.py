@@ -16,6 +16,7 @@ import uvicorn
 from litestar import Litestar
 
 from entrypoints.services import Services
+from entrypoints.settings import Settings
 from entrypoints.uvicorn_protocol import GatewayWebSocketProtocol
 
 logger = logging.getLogger(__name__)
@@ -53,12 +54,13 @@ class GatewayServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def run_server(app: Litestar, host: str, port: int, slow_client_seconds: float = 30.0) -> None:
+def run_server(app: Litestar, settings: Settings) -> None:
     """Protocol pings every half `slow_client_seconds`; a pong missing that long closes with 4008."""
+    slow_client_seconds = settings.slow_client_seconds
     config = uvicorn.Config(
         app,
-        host=host,
-        port=port,
+        host=settings.host,
+        port=settings.port,
         ws=GatewayWebSocketProtocol,
         ws_max_size=MAX_FRAME_BYTES * 16,
         ws_per_message_deflate=False,
