@@ -178,6 +178,27 @@ class MemoryMetrics:
     def listener_restarted(self) -> None:
         self.counts["listener_restarts"] += 1
 
+    def sent(self, endpoint: str, count: int) -> None:
+        self.counts[f"sent:{endpoint}"] += count
+
+    def written(self, lag_seconds: float) -> None:
+        self.counts["written"] += 1
+
+    def connected(self, endpoint: str, seconds: float) -> None:
+        self.counts[f"connected:{endpoint}"] += 1
+
+    def close_code(self, endpoint: str, code: int) -> None:
+        self.counts[f"close_code:{code}"] += 1
+
+    def authentication_failed(self, reason: str) -> None:
+        self.counts[f"auth_failed:{reason}"] += 1
+
+    def snapshots_resynced(self) -> None:
+        self.counts["resyncs"] += 1
+
+    def broker_message(self) -> None:
+        self.counts["broker_messages"] += 1
+
 
 class MemorySocket:
     """A client connection: the test plays the client with `say`, `leave` and `stall`."""

@@ -40,6 +40,7 @@ class Outbox:
         self._ready = asyncio.Event()
         self._limit = limit
         self.closure: Closure | None = None
+        self.popped_at: float | None = None  # `updated_at` (epoch) of the progress message last popped
 
     def offer(self, frame: Frame, *, live: bool = True) -> Offer:
         """Queue `frame` unless the subscriber holds a newer one; snapshots (`live=False`) must be newer."""
@@ -97,7 +98,9 @@ class Outbox:
         entry = self._queue.popleft()
         if isinstance(entry, str):
             self._texts -= 1
+            self.popped_at = None
             return entry
+        self.popped_at = entry.frame.update.updated_at.timestamp()
         story_id = entry.frame.update.story_id
         if self._pending.get(story_id) is entry:
             del self._pending[story_id]

@@ -129,3 +129,29 @@ class Metrics(Protocol):
     def updates_merged(self, count: int) -> None: ...
 
     def listener_restarted(self) -> None: ...
+
+    def sent(self, endpoint: str, count: int) -> None:
+        """`count` progress messages written to clients of `endpoint` (the caller may batch)."""
+        ...
+
+    def written(self, lag_seconds: float) -> None:
+        """One progress message written to a socket, `lag_seconds` after its `updated_at`."""
+        ...
+
+    def connected(self, endpoint: str, seconds: float) -> None:
+        """A connection was authorised and subscribed, with its snapshot queued, in `seconds`."""
+        ...
+
+    def close_code(self, endpoint: str, code: int) -> None:
+        """A connection ended with this WebSocket close code (ours, or the client's)."""
+        ...
+
+    def authentication_failed(self, reason: str) -> None: ...
+
+    def snapshots_resynced(self) -> None:
+        """One resync pass offered every subscriber the stored snapshots."""
+        ...
+
+    def broker_message(self) -> None:
+        """A message was read from the broker, valid or not."""
+        ...

@@ -17,7 +17,7 @@ from uuid import UUID
 from domain.backoff import Backoff
 from domain.errors import DirectoryUnavailable, FeedUnavailable
 from domain.outbox import Outbox
-from domain.ports import ProgressFeed, StoryDirectory
+from domain.ports import Metrics, ProgressFeed, StoryDirectory
 from domain.progress import Frame, ProgressUpdate
 
 logger = logging.getLogger(__name__)
@@ -33,12 +33,14 @@ class Resync:
         backoff: Backoff,
         frame: Callable[[ProgressUpdate], Frame],
         spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
+        metrics: Metrics,
     ) -> None:
         self._feed = feed
         self._directory = directory
         self._backoff = backoff
         self._frame = frame
         self._spawn = spawn
+        self._metrics = metrics
         self._running: asyncio.Task[None] | None = None
         self._wanted = False
 
@@ -56,6 +58,7 @@ class Resync:
                 await self._offer(
                     by_user, {user: await self._directory.stories_of(user) for user in list(by_user)}
                 )
+                self._metrics.snapshots_resynced()
                 attempt = 0
                 continue
             except (FeedUnavailable, DirectoryUnavailable) as exc:

@@ -18,7 +18,7 @@ from domain.access import AccessPolicy
 from domain.client_frames import ClientFrame, Command, FloodGuard, read_frame
 from domain.errors import AccessDenied, ClientGone, Closure
 from domain.outbox import Outbox
-from domain.ports import ClientSocket, Principal
+from domain.ports import ClientSocket, Metrics, Principal
 from domain.timers import Alarm, Watchdog
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ class Session:
         policy: AccessPolicy,
         limits: SessionLimits,
         refresh: Refresh,
+        metrics: Metrics | None = None,
+        endpoint: str = "",
     ) -> None:
         self._socket = socket
         self._outbox = outbox
@@ -51,6 +53,8 @@ class Session:
         self._policy = policy
         self._limits = limits
         self._refresh = refresh
+        self._metrics = metrics
+        self._endpoint = endpoint
         self._loop = asyncio.get_running_loop()
         self._last_heard = self._last_pinged = self._loop.time()
         self._alarm = Alarm(outbox.wake)  # the next keepalive or expiry check
@@ -97,6 +101,9 @@ class Session:
                 await self._send(text)
             except ClientGone:
                 return None
+            if self._metrics is not None and (at := self._outbox.popped_at) is not None:
+                self._metrics.sent(self._endpoint, 1)
+                self._metrics.written(time.time() - at)
         return self._outbox.closure
 
     async def _send(self, text: str) -> None:

@@ -9,6 +9,7 @@ outbox keeps only newer ones).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Coroutine, Iterable
@@ -53,7 +54,7 @@ class ProgressHub:
         self._by_user: defaultdict[UUID, set[Outbox]] = defaultdict(set)
         self._backoff = backoff or Backoff()
         self._listener = FeedListener(feed, metrics, self._backoff, self._on_subscribed, self._dispatch)
-        self._resync = Resync(feed, self._directory, self._backoff, self._frame, self._spawn)
+        self._resync = Resync(feed, self._directory, self._backoff, self._frame, self._spawn, metrics)
         self._listening: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing: Closure | None = None
@@ -172,7 +173,7 @@ class ProgressHub:
             self._metrics.updates_merged(merged)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.create_task(coro)
+        task = asyncio.create_task(coro, context=contextvars.Context())  # not tied to one connection
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(_log_failure)

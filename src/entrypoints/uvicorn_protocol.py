@@ -21,8 +21,7 @@ import socket
 from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from domain.errors import Closure
-from entrypoints.ws_handlers import CLOSE_CODES
+from domain.errors import CLOSE_CODES, Closure
 
 SLOW_CLIENT = (CLOSE_CODES[Closure.SLOW_CLIENT], Closure.SLOW_CLIENT.value)
 SEND_BUFFER_BYTES = 16 * 1024

@@ -13,23 +13,11 @@ from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath, SkipValidation
 
-from domain.errors import ClientGone, Closure
+from domain.errors import CLOSE_CODES, ClientGone, Closure
+from domain.log_context import CONNECTION
 from entrypoints.services import Services
 
 Socket = WebSocket[Any, Any, Any]
-
-CLOSE_CODES: dict[Closure, int] = {
-    Closure.INVALID_TOKEN: 4001,
-    Closure.TOKEN_EXPIRED: 4001,
-    Closure.FORBIDDEN: 4003,
-    Closure.SLOW_CLIENT: 4008,
-    Closure.SHUTDOWN: 1001,
-    Closure.UNAVAILABLE: 1013,
-    Closure.TOO_BIG: 1009,
-    Closure.BINARY: 1003,
-    Closure.FLOOD: 1008,
-    Closure.INTERNAL: 1011,
-}
 
 
 class LitestarClientSocket:
@@ -47,9 +35,11 @@ class LitestarClientSocket:
     async def receive(self) -> str | bytes | Closure | None:
         try:
             event = await self._socket.receive()
-        except WebSocketDisconnect:
+        except WebSocketDisconnect as exc:
+            _client_closed_with(getattr(exc, "code", None))
             return None
         if event["type"] == "websocket.disconnect":
+            _client_closed_with(event.get("code"))
             return Closure.SLOW_CLIENT if event.get("code") == CLOSE_CODES[Closure.SLOW_CLIENT] else None
         if event["type"] != "websocket.receive":
             return None
@@ -61,6 +51,12 @@ class LitestarClientSocket:
             await self._socket.close(code=CLOSE_CODES[closure], reason=closure.value)
         except (WebSocketDisconnect, OSError, RuntimeError) as exc:
             raise ClientGone(str(exc)) from exc
+
+
+def _client_closed_with(code: object) -> None:
+    """Remember the client's close code for the connection's last log line and `gateway_closes_total`."""
+    if isinstance(code, int) and (context := CONNECTION.get()) is not None:
+        context.client_close_code = code
 
 
 async def _accepted(socket: Socket, services: Services) -> tuple[LitestarClientSocket, str | None] | None:
