@@ -15,6 +15,7 @@ from types import FrameType
 import uvicorn
 from litestar import Litestar
 
+from entrypoints.http_protocol import http_protocol
 from entrypoints.services import Services
 from entrypoints.settings import Settings
 from entrypoints.uvicorn_protocol import GatewayWebSocketProtocol
@@ -61,6 +62,7 @@ def run_server(app: Litestar, settings: Settings) -> None:
         app,
         host=settings.host,
         port=settings.port,
+        http=http_protocol(settings),
         ws=GatewayWebSocketProtocol,
         ws_max_size=MAX_FRAME_BYTES * 16,
         ws_per_message_deflate=False,
