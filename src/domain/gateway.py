@@ -63,7 +63,9 @@ class Gateway:
         self, endpoint: str, socket: ClientSocket, token: str | None, open_watch: _OpenWatch
     ) -> None:
         self._sessions += 1
-        context = ConnectionContext(endpoint)
+        context = CONNECTION.get()
+        if context is None or context.endpoint != endpoint:  # else the entrypoint set it before accept
+            context = ConnectionContext(endpoint)
         reset = CONNECTION.set(context)
         try:
             await self._serve_session(context, socket, token, open_watch)

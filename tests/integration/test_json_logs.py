@@ -63,4 +63,8 @@ async def test_json_lines_tie_each_connection_to_its_id_user_and_close_code(
     assert closes[1]["user_id"] == closes[2]["user_id"] == str(story.user)
     denied = [e for e in entries if "connection denied" in e["message"]]
     assert [e["conn_id"] for e in denied] == [closes[0]["conn_id"], closes[1]["conn_id"]]
+    accepted = [e for e in entries if e["message"].endswith("[accepted]")]  # uvicorn's own lines
+    assert [(e["conn_id"], e["endpoint"]) for e in accepted] == [
+        (e["conn_id"], e["endpoint"]) for e in closes
+    ]
     assert all({"time", "level", "logger", "message"} <= e.keys() for e in entries)
