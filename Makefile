@@ -1,11 +1,11 @@
-# Every target installs what it needs: the venv, the Python packages, and Debian's chromium for e2e.
+# Every target installs what it needs: the venv, the Python packages, and Debian's chromium and nginx for e2e.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: run test lint unit integration e2e bench venv chromium lock clean
+.PHONY: run test lint unit integration e2e bench venv chromium nginx lock clean
 
 run: $(STAMP)
 	$(BIN)/codestory-progress demo
@@ -23,6 +23,9 @@ venv: $(STAMP)
 chromium:
 	scripts/ensure-chromium.sh
 
+nginx:
+	scripts/ensure-nginx.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests testkit bench
 	$(BIN)/ruff format --check src tests testkit bench
@@ -34,7 +37,7 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(PYTEST) tests/integration
 
-e2e: $(STAMP) chromium
+e2e: $(STAMP) chromium nginx
 	$(PYTEST) tests/e2e
 
 bench: $(STAMP)

@@ -184,8 +184,20 @@ class MemoryMetrics:
     def written(self, lag_seconds: float) -> None:
         self.counts["written"] += 1
 
-    def resynced(self) -> None:
+    def connected(self, endpoint: str, seconds: float) -> None:
+        self.counts[f"connected:{endpoint}"] += 1
+
+    def close_code(self, endpoint: str, code: int) -> None:
+        self.counts[f"close_code:{code}"] += 1
+
+    def authentication_failed(self, reason: str) -> None:
+        self.counts[f"auth_failed:{reason}"] += 1
+
+    def snapshots_resynced(self) -> None:
         self.counts["resyncs"] += 1
+
+    def broker_message(self) -> None:
+        self.counts["broker_messages"] += 1
 
 
 class MemorySocket:

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+
+_LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60)
 
 
 class PrometheusMetrics:
@@ -17,7 +27,7 @@ class PrometheusMetrics:
         self._lag = Histogram(
             "gateway_update_lag_seconds",
             "From the update's updated_at to its arrival here",
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60),
+            buckets=_LAG_BUCKETS,
             registry=r,
         )
         self._rejected = Counter(
@@ -28,13 +38,34 @@ class PrometheusMetrics:
         self._sent = Counter(
             "gateway_messages_sent", "Progress messages written to clients", ["endpoint"], registry=r
         )
-        self._written = Histogram(
-            "gateway_delivery_lag_seconds",
-            "From an update's updated_at to its write to a client socket",
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60),
+        self._sent_by: dict[str, Counter] = {}
+        self._write_lag = Histogram(
+            "gateway_write_lag_seconds",
+            "From the update's updated_at to its write to a client socket",
+            buckets=_LAG_BUCKETS,
             registry=r,
         )
-        self._resyncs = Counter("gateway_snapshot_resyncs", "Snapshot resyncs completed", registry=r)
+        self._connect = Histogram(
+            "gateway_connect_seconds",
+            "From accept to a subscribed connection with its snapshot queued (token, ownership, snapshot)",
+            ["endpoint"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=r,
+        )
+        self._closes = Counter(
+            "gateway_closes", "Ended connections by WebSocket close code", ["endpoint", "code"], registry=r
+        )
+        self._auth_failures = Counter(
+            "gateway_auth_failures", "Tokens refused at connect, by reason", ["reason"], registry=r
+        )
+        self._resyncs = Counter(
+            "gateway_snapshot_resyncs", "Passes offering every subscriber the stored snapshots", registry=r
+        )
+        self._broker_messages = Counter(
+            "gateway_broker_messages", "Messages read from the broker, valid or not", registry=r
+        )
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
 
     def connection_opened(self, endpoint: str) -> None:
         self._connections.labels(endpoint).inc()
@@ -57,13 +88,28 @@ class PrometheusMetrics:
         self._restarts.inc()
 
     def sent(self, endpoint: str, count: int) -> None:
-        self._sent.labels(endpoint).inc(count)
+        child = self._sent_by.get(endpoint)
+        if child is None:
+            child = self._sent_by[endpoint] = self._sent.labels(endpoint)
+        child.inc(count)
 
     def written(self, lag_seconds: float) -> None:
-        self._written.observe(max(lag_seconds, 0.0))
+        self._write_lag.observe(max(lag_seconds, 0.0))
 
-    def resynced(self) -> None:
+    def connected(self, endpoint: str, seconds: float) -> None:
+        self._connect.labels(endpoint).observe(seconds)
+
+    def close_code(self, endpoint: str, code: int) -> None:
+        self._closes.labels(endpoint, str(code)).inc()
+
+    def authentication_failed(self, reason: str) -> None:
+        self._auth_failures.labels(reason).inc()
+
+    def snapshots_resynced(self) -> None:
         self._resyncs.inc()
+
+    def broker_message(self) -> None:
+        self._broker_messages.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -19,6 +19,25 @@ class Closure(enum.StrEnum):
     FLOOD = "flood"
     INTERNAL = "internal_error"
 
+    @property
+    def code(self) -> int:
+        """The WebSocket close code CONTRACT.md gives this reason."""
+        return CLOSE_CODES[self]
+
+
+CLOSE_CODES: dict[Closure, int] = {
+    Closure.INVALID_TOKEN: 4001,
+    Closure.TOKEN_EXPIRED: 4001,
+    Closure.FORBIDDEN: 4003,
+    Closure.SLOW_CLIENT: 4008,
+    Closure.SHUTDOWN: 1001,
+    Closure.UNAVAILABLE: 1013,
+    Closure.TOO_BIG: 1009,
+    Closure.BINARY: 1003,
+    Closure.FLOOD: 1008,
+    Closure.INTERNAL: 1011,
+}
+
 
 class AccessDenied(Exception):
     """The token or the story does not allow this connection; `closure` says which."""
@@ -26,6 +45,7 @@ class AccessDenied(Exception):
     def __init__(self, closure: Closure, detail: str = "") -> None:
         super().__init__(f"{closure.value}: {detail}" if detail else closure.value)
         self.closure = closure
+        self.detail = detail
 
 
 class DirectoryUnavailable(Exception):

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from uuid import UUID
 
 from domain.access import AccessPolicy
 from domain.errors import AccessDenied, ClientGone, Closure, DirectoryUnavailable
+from domain.log_context import CONNECTION, ConnectionContext
 from domain.outbox import Outbox
 from domain.ports import ClientSocket, Metrics, Principal
 from domain.session import Refresh, Session, SessionLimits
 from domain.subscriptions import ProgressHub
 
 logger = logging.getLogger(__name__)
+
+_NO_CLOSE_FRAME = 1006  # the client went away without a close frame we could read
 
 _OpenWatch = Callable[[Principal, Outbox], Awaitable[tuple[AbstractAsyncContextManager[None], Refresh]]]
 
@@ -45,7 +49,9 @@ class Gateway:
             principal: Principal, outbox: Outbox
         ) -> tuple[AbstractAsyncContextManager[None], Refresh]:
             story_id = await self._policy.story_for(principal, raw_story_id)
-            return self._hub.watch_story(outbox, story_id, principal.user_id), self._refresher(story_id)
+            return self._hub.watch_story(outbox, story_id, principal.user_id), self._refresher(
+                "story", story_id
+            )
 
         await self._serve("story", socket, token, open_watch)
 
@@ -54,7 +60,9 @@ class Gateway:
             principal: Principal, outbox: Outbox
         ) -> tuple[AbstractAsyncContextManager[None], Refresh]:
             story_ids = await self._policy.stories_of(principal)
-            return self._hub.watch_user(outbox, principal.user_id, story_ids), self._refresher(None)
+            return self._hub.watch_user(outbox, principal.user_id, story_ids), self._refresher(
+                "dashboard", None
+            )
 
         await self._serve("dashboard", socket, token, open_watch)
 
@@ -62,26 +70,34 @@ class Gateway:
         self, endpoint: str, socket: ClientSocket, token: str | None, open_watch: _OpenWatch
     ) -> None:
         self._sessions += 1
+        context = CONNECTION.get()
+        if context is None or context.endpoint != endpoint:  # else the entrypoint set it before accept
+            context = ConnectionContext(endpoint)
+        reset = CONNECTION.set(context)
         try:
-            await self._serve_session(endpoint, socket, token, open_watch)
+            await self._serve_session(context, socket, token, open_watch)
         finally:
+            CONNECTION.reset(reset)
             self._sessions -= 1
             if self._session_ended is not None:
                 self._session_ended.set()
 
     async def _serve_session(
-        self, endpoint: str, socket: ClientSocket, token: str | None, open_watch: _OpenWatch
+        self, context: ConnectionContext, socket: ClientSocket, token: str | None, open_watch: _OpenWatch
     ) -> None:
+        endpoint = context.endpoint
         self._metrics.connection_opened(endpoint)
+        started = time.monotonic()
         closure: Closure | None = None
         try:
-            principal = self._policy.authenticate(token)
+            principal = self._authenticate(token)
+            context.user_id = str(principal.user_id)
             outbox = Outbox()
             watch, refresh = await open_watch(principal, outbox)
             session = Session(
                 socket, outbox, principal, self._policy, self._limits, refresh, self._metrics, endpoint
             )
-            closure = await session.run(watch)
+            closure = await session.run(self._timed(watch, endpoint, started))
         except AccessDenied as denied:
             logger.info("%s connection denied: %s", endpoint, denied)
             closure = denied.closure
@@ -95,13 +111,35 @@ class Gateway:
             self._metrics.connection_closed(endpoint, closure.value if closure else "client_closed")
         if closure is not None:
             await self._close(socket, closure)
+        code = closure.code if closure else (context.client_close_code or _NO_CLOSE_FRAME)
+        self._metrics.close_code(endpoint, code)
+        reason = closure.value if closure else "client_closed"
+        logger.info("connection closed", extra={"close_code": code, "close_reason": reason})
 
-    def _refresher(self, story_id: UUID | None) -> Refresh:
+    @asynccontextmanager
+    async def _timed(
+        self, watch: AbstractAsyncContextManager[None], endpoint: str, started: float
+    ) -> AsyncIterator[None]:
+        """The time to connect: token, ownership, subscription and snapshot."""
+        async with watch:
+            self._metrics.connected(endpoint, time.monotonic() - started)
+            yield
+
+    def _authenticate(self, token: str | None) -> Principal:
+        try:
+            return self._policy.authenticate(token)
+        except AccessDenied as denied:
+            self._metrics.authentication_failed(_auth_reason(denied))
+            raise
+
+    def _refresher(self, endpoint: str, story_id: UUID | None) -> Refresh:
         """`status`: offer the stored snapshots of the story, or of every story a dashboard holds
         (only newer ones are kept), then resend what is held. No directory query: cheap to repeat."""
 
         async def refresh(outbox: Outbox) -> None:
-            await self._hub.offer_snapshots(outbox, [story_id] if story_id else outbox.held_stories())
+            await self._hub.offer_snapshots(
+                outbox, [story_id] if story_id else outbox.held_stories(), endpoint
+            )
             outbox.resend_latest()
 
         return refresh
@@ -112,3 +150,10 @@ class Gateway:
                 await socket.close(closure)
         except (ClientGone, TimeoutError):
             logger.debug("client gone before the close frame (%s)", closure.value)
+
+
+def _auth_reason(denied: AccessDenied) -> str:
+    """A short label of bounded variety: `expired`, `no_token`, or the verifier's detail in snake case."""
+    if denied.closure is Closure.TOKEN_EXPIRED:
+        return "expired"
+    return "_".join(denied.detail.lower().split()) or denied.closure.value

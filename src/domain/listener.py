@@ -46,7 +46,9 @@ class FeedListener:
                         if isinstance(event, Subscribed):
                             attempt = 0
                             self._subscribed()
-                        elif isinstance(event, Rejected):
+                            continue
+                        self._metrics.broker_message()
+                        if isinstance(event, Rejected):
                             logger.warning("dropped message on %s: %s", event.channel, event.reason)
                             self._metrics.update_rejected(event.reason.split(":", 1)[0])
                         else:

@@ -136,11 +136,28 @@ class Metrics(Protocol):
     def listener_restarted(self) -> None: ...
 
     def sent(self, endpoint: str, count: int) -> None:
-        """`count` progress messages written to clients of `endpoint` (batched by the fan-out)."""
+        """`count` progress messages written to clients of `endpoint` (the caller may batch)."""
         ...
 
     def written(self, lag_seconds: float) -> None:
-        """From an update's `updated_at` to its write to a socket (once per fan-out of an update)."""
+        """Progress written to sockets `lag_seconds` after its `updated_at`: once per fan-out of an
+        update (its last direct write), and once per message a sender wrote from a backlog."""
         ...
 
-    def resynced(self) -> None: ...
+    def connected(self, endpoint: str, seconds: float) -> None:
+        """A connection was authorised and subscribed, with its snapshot queued, in `seconds`."""
+        ...
+
+    def close_code(self, endpoint: str, code: int) -> None:
+        """A connection ended with this WebSocket close code (ours, or the client's)."""
+        ...
+
+    def authentication_failed(self, reason: str) -> None: ...
+
+    def snapshots_resynced(self) -> None:
+        """One resync pass offered every subscriber the stored snapshots."""
+        ...
+
+    def broker_message(self) -> None:
+        """A message was read from the broker, valid or not."""
+        ...

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from domain.backoff import Backoff
 from domain.errors import DirectoryUnavailable, FeedUnavailable
+from domain.outbox import Offer
 from domain.ports import FrameEncoder, Metrics, StoryDirectory
 from domain.progress import Frame
 from domain.snapshots import SnapshotReader
@@ -56,11 +57,10 @@ class Resync:
             self._wanted = False
             try:
                 by_story, by_user = self._subscribers.by_story, self._subscribers.by_user
-                await self._offer(by_story, {story_id: [story_id] for story_id in list(by_story)})
-                await self._offer(
-                    by_user, {user: await self._directory.stories_of(user) for user in list(by_user)}
-                )
-                self._metrics.resynced()
+                await self._offer(by_story, {story_id: [story_id] for story_id in list(by_story)}, "story")
+                stories = {user: await self._directory.stories_of(user) for user in list(by_user)}
+                await self._offer(by_user, stories, "dashboard")
+                self._metrics.snapshots_resynced()
                 attempt = 0
                 continue
             except (FeedUnavailable, DirectoryUnavailable) as exc:
@@ -69,14 +69,17 @@ class Resync:
             await asyncio.sleep(self._backoff.delay(attempt))
             attempt += 1
 
-    async def _offer(self, index: Index, wanted: dict[UUID, list[UUID]]) -> None:
+    async def _offer(self, index: Index, wanted: dict[UUID, list[UUID]], endpoint: str) -> None:
         updates = await self._snapshots.read(_union(wanted.values()))
         frames = {u.story_id: Frame(u, self._encoder.encode_bytes(u)) for u in updates}
+        sent = 0
         for key, story_ids in wanted.items():
             for outbox in list(index.get(key, ())):
                 for story_id in story_ids:
                     if (frame := frames.get(story_id)) is not None:
-                        outbox.offer(frame, live=False)
+                        sent += outbox.offer(frame, live=False) is Offer.SENT
+        if sent:
+            self._metrics.sent(endpoint, sent)
 
 
 def _union(groups: Iterable[list[UUID]]) -> list[UUID]:

@@ -22,7 +22,7 @@ from domain.backoff import Backoff
 from domain.directory_cache import CachingDirectory
 from domain.errors import Closure, FeedUnavailable
 from domain.listener import FeedListener
-from domain.outbox import Outbox
+from domain.outbox import Offer, Outbox
 from domain.owners import DashboardRouter
 from domain.ports import FrameEncoder, Metrics, OwnerUpdate, ProgressFeed, Topic
 from domain.progress import Frame, ProgressUpdate
@@ -90,7 +90,7 @@ class ProgressHub:
         self._directory.remember(story_id, owner)
         with self._subscribers.story(story_id, outbox):
             async with self._topics.held(Topic("story", story_id)):
-                await self.offer_snapshots(outbox, [story_id])
+                await self.offer_snapshots(outbox, [story_id], "story")
                 yield
 
     @asynccontextmanager
@@ -99,19 +99,21 @@ class ProgressHub:
             self._directory.remember(story_id, user_id)
         with self._subscribers.user(user_id, outbox):
             async with self._topics.held(Topic("user", user_id)):
-                await self.offer_snapshots(outbox, story_ids)
+                await self.offer_snapshots(outbox, story_ids, "dashboard")
                 yield
 
-    async def offer_snapshots(self, outbox: Outbox, story_ids: Iterable[UUID]) -> None:
-        """Offer stored snapshots; when the broker is down the resync after reconnect does it instead."""
+    async def offer_snapshots(self, outbox: Outbox, story_ids: Iterable[UUID], endpoint: str) -> None:
+        """Offer stored snapshots; when the broker is down the resync after reconnect does it instead.
+        (Snapshots count as sent, but not in the write lag: that is for live updates.)"""
         try:
             snapshots = await self._snapshots.read(list(story_ids))
         except FeedUnavailable as exc:
             logger.warning("snapshots unavailable, a resync will send them: %s", exc)
             self._resync.request()
             return
-        for update in snapshots:
-            outbox.offer(self._frame(update), live=False)
+        sent = sum(outbox.offer(self._frame(update), live=False) is Offer.SENT for update in snapshots)
+        if sent:
+            self._metrics.sent(endpoint, sent)
 
     def _frame(self, update: ProgressUpdate) -> Frame:
         return Frame(update, self._encoder.encode_bytes(update))

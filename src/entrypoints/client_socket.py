@@ -16,24 +16,12 @@ from litestar.exceptions import WebSocketDisconnect
 from websockets.frames import Frame as WireFrame
 from websockets.frames import Opcode
 
-from domain.errors import ClientGone, Closure
+from domain.errors import CLOSE_CODES, ClientGone, Closure
+from domain.log_context import CONNECTION
 from domain.progress import Frame
 
 Socket = WebSocket[Any, Any, Any]
 WRITE_FRAME = "codestory.write_frame"
-
-CLOSE_CODES: dict[Closure, int] = {
-    Closure.INVALID_TOKEN: 4001,
-    Closure.TOKEN_EXPIRED: 4001,
-    Closure.FORBIDDEN: 4003,
-    Closure.SLOW_CLIENT: 4008,
-    Closure.SHUTDOWN: 1001,
-    Closure.UNAVAILABLE: 1013,
-    Closure.TOO_BIG: 1009,
-    Closure.BINARY: 1003,
-    Closure.FLOOD: 1008,
-    Closure.INTERNAL: 1011,
-}
 
 
 def framed_text(data: bytes) -> bytes:
@@ -84,9 +72,11 @@ class LitestarClientSocket:
     async def receive(self) -> str | bytes | Closure | None:
         try:
             event = await self._socket.receive()
-        except WebSocketDisconnect:
+        except WebSocketDisconnect as exc:
+            _client_closed_with(getattr(exc, "code", None))
             return None
         if event["type"] == "websocket.disconnect":
+            _client_closed_with(event.get("code"))
             return Closure.SLOW_CLIENT if event.get("code") == CLOSE_CODES[Closure.SLOW_CLIENT] else None
         if event["type"] != "websocket.receive":
             return None
@@ -98,3 +88,9 @@ class LitestarClientSocket:
             await self._socket.close(code=CLOSE_CODES[closure], reason=closure.value)
         except (WebSocketDisconnect, OSError, RuntimeError) as exc:
             raise ClientGone(str(exc)) from exc
+
+
+def _client_closed_with(code: object) -> None:
+    """Remember the client's close code for the connection's last log line and `gateway_closes_total`."""
+    if isinstance(code, int) and (context := CONNECTION.get()) is not None:
+        context.client_close_code = code

@@ -16,7 +16,7 @@ from redis.retry import Retry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.json_codec import JsonCodec
-from adapters.jwt_tokens import JwtTokenVerifier
+from adapters.jwt_tokens import JwtTokenIssuer, JwtTokenVerifier
 from adapters.memory import MemoryBroker, MemoryStoryDirectory
 from adapters.postgres_stories import PostgresStoryDirectory, make_engine
 from adapters.prometheus_metrics import PrometheusMetrics
@@ -113,6 +113,13 @@ class Container(containers.DeclarativeContainer):
         JwtTokenVerifier,
         key=settings.provided.jwt_key,
         algorithms=settings.provided.jwt_algorithms,
+        audience=settings.provided.jwt_audience,
+        issuer=settings.provided.jwt_issuer,
+    )
+    token_issuer = providers.Singleton(
+        JwtTokenIssuer,
+        key=settings.provided.jwt_key,
+        algorithm=settings.provided.jwt_algorithms[0],
         audience=settings.provided.jwt_audience,
         issuer=settings.provided.jwt_issuer,
     )

@@ -15,7 +15,9 @@ from types import FrameType
 import uvicorn
 from litestar import Litestar
 
+from entrypoints.http_protocol import http_protocol
 from entrypoints.services import Services
+from entrypoints.settings import Settings
 from entrypoints.uvicorn_protocol import GatewayWebSocketProtocol
 
 logger = logging.getLogger(__name__)
@@ -53,16 +55,18 @@ class GatewayServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def run_server(app: Litestar, host: str, port: int, slow_client_seconds: float = 30.0) -> None:
-    GatewayServer(gateway_config(app, host, port, slow_client_seconds), app).run()
+def run_server(app: Litestar, settings: Settings) -> None:
+    GatewayServer(gateway_config(app, settings), app).run()
 
 
-def gateway_config(app: Litestar, host: str, port: int, slow_client_seconds: float) -> uvicorn.Config:
+def gateway_config(app: Litestar, settings: Settings) -> uvicorn.Config:
     """Protocol pings every half `slow_client_seconds`; a pong missing that long closes with 4008."""
+    slow_client_seconds = settings.slow_client_seconds
     return uvicorn.Config(
         app,
-        host=host,
-        port=port,
+        host=settings.host,
+        port=settings.port,
+        http=http_protocol(settings),
         ws=GatewayWebSocketProtocol,
         ws_max_size=MAX_FRAME_BYTES * 16,
         ws_per_message_deflate=False,

@@ -27,8 +27,8 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.http11 import Request
 from websockets.protocol import State
 
-from domain.errors import Closure
-from entrypoints.client_socket import CLOSE_CODES, WRITE_FRAME
+from domain.errors import CLOSE_CODES, Closure
+from entrypoints.client_socket import WRITE_FRAME
 
 SLOW_CLIENT = (CLOSE_CODES[Closure.SLOW_CLIENT], Closure.SLOW_CLIENT.value)
 SEND_BUFFER_BYTES = 16 * 1024

@@ -67,7 +67,7 @@ def run_workers(count: int, settings: Settings) -> int:
 def serve_worker(settings: Settings, listener: socket.socket, ready_fd: int) -> None:
     """One worker: the whole gateway, its app and container built in the child."""
     app = create_app(Container(settings=settings))
-    config = gateway_config(app, settings.host, settings.port, settings.slow_client_seconds)
+    config = gateway_config(app, settings)
     WorkerServer(config, app, ready_fd).run(sockets=[listener])
 
 

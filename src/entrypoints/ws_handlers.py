@@ -12,14 +12,20 @@ from litestar import WebSocket, websocket
 from litestar.di import NamedDependency
 from litestar.params import FromPath, SkipValidation
 
+from domain.log_context import CONNECTION, ConnectionContext
 from entrypoints.client_socket import LitestarClientSocket
 from entrypoints.services import Services
 
 Socket = WebSocket[Any, Any, Any]
 
 
-async def _accepted(socket: Socket, services: Services) -> tuple[LitestarClientSocket, str | None] | None:
-    """Refuse foreign origins at the handshake; otherwise accept and return the client and its token."""
+async def _accepted(
+    socket: Socket, services: Services, endpoint: str
+) -> tuple[LitestarClientSocket, str | None] | None:
+    """Refuse foreign origins at the handshake; otherwise accept and return the client and its token.
+    The connection's log context starts here, so uvicorn's own `[accepted]` line carries its id too
+    (this task serves this one connection, and ends with it)."""
+    CONNECTION.set(ConnectionContext(endpoint))
     allowed = services.settings.allowed_origins
     if allowed and socket.headers.get("origin") not in allowed:
         await socket.close(code=1008, reason="origin")
@@ -36,11 +42,11 @@ async def _accepted(socket: Socket, services: Services) -> tuple[LitestarClientS
 async def story_progress(
     socket: Socket, story_id: FromPath[str], services: NamedDependency[SkipValidation[Services]]
 ) -> None:
-    if (accepted := await _accepted(socket, services)) is not None:
+    if (accepted := await _accepted(socket, services, "story")) is not None:
         await services.gateway.story(accepted[0], accepted[1], story_id)
 
 
 @websocket("/ws/user/stories")
 async def user_stories(socket: Socket, services: NamedDependency[SkipValidation[Services]]) -> None:
-    if (accepted := await _accepted(socket, services)) is not None:
+    if (accepted := await _accepted(socket, services, "dashboard")) is not None:
         await services.gateway.dashboard(accepted[0], accepted[1])

@@ -6,7 +6,11 @@ import os
 
 import pytest
 
+from adapters.jwt_tokens import JwtTokenVerifier
 from entrypoints.cli import main
+from entrypoints.settings import SETTINGS
+
+STORY = "6f1c2c4e-0000-4000-8000-000000000000"
 
 VALID = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
@@ -95,3 +99,85 @@ def test_serve_workers_out_of_range_is_a_usage_error(capsys: pytest.CaptureFixtu
 
     assert exited.value.code == 2
     assert "--workers: a whole number, at least 1" in capsys.readouterr().err
+
+
+def test_serve_help_lists_every_setting_with_its_default(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--help"])
+
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    for setting in SETTINGS:
+        line = next((line for line in out.splitlines() if line.split()[:1] == [setting.variable]), None)
+        assert line is not None, f"{setting.variable} missing from serve --help"
+        if setting.default:
+            assert line.endswith(f"[{setting.default}]"), line
+
+
+@pytest.mark.usefixtures("empty_environment")
+@pytest.mark.parametrize(
+    ("argv", "env", "variable"),
+    [
+        (
+            ["publish", STORY, "generating", "5", "x"],
+            {"REDIS_URL": "redis://h", "SNAPSHOT_TTL_SECONDS": "week"},
+            "SNAPSHOT_TTL_SECONDS",
+        ),
+        (["publish", STORY, "generating", "5", "x"], {}, "REDIS_URL"),
+        (["publish", STORY, "generating", "5", "x"], {"REDIS_URL": "http://x"}, "REDIS_URL"),
+        (["publish", "not-a-uuid", "generating", "5", "x"], {"REDIS_URL": "redis://h"}, "story_id"),
+        (["token", STORY], {"JWT_SECRET": "short"}, "JWT_SECRET"),
+        (["token", STORY], {"JWT_SECRET": "s" * 32, "LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        (["init-db"], {}, "DATABASE_URL"),
+        (["init-db"], {"DATABASE_URL": "postgresql://x/y"}, "DATABASE_URL"),
+        (["demo"], {"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+    ],
+    ids=[
+        "publish-bad-ttl",
+        "publish-no-redis",
+        "publish-bad-redis",
+        "publish-bad-story",
+        "token-short-secret",
+        "token-bad-level",
+        "init-db-no-url",
+        "init-db-bad-url",
+        "demo-bad-format",
+    ],
+)
+def test_every_command_names_the_bad_variable_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    env: dict[str, str],
+    variable: str,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    assert main(argv) == 2
+
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"codestory-progress {argv[0]}: ")
+    assert variable in lines[0]
+
+
+@pytest.mark.usefixtures("empty_environment")
+def test_token_signs_with_the_declared_secret(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JWT_SECRET", "s" * 32)
+
+    assert main(["token", STORY, "--ttl", "60"]) == 0
+
+    principal = JwtTokenVerifier("s" * 32).verify(capsys.readouterr().out.strip())
+    assert str(principal.user_id) == STORY
+
+
+@pytest.mark.parametrize("ttl", ["nan", "-5", "soon"])
+def test_token_refuses_a_bad_lifetime(capsys: pytest.CaptureFixture[str], ttl: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["token", STORY, "--ttl", ttl])
+
+    assert exited.value.code == 2
+    assert "--ttl" in capsys.readouterr().err

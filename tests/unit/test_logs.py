@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 
 import pytest
 
 from adapters.jwt_tokens import JwtTokenIssuer
-from entrypoints.logs import RedactTokens
+from domain.log_context import CONNECTION, ConnectionContext
+from entrypoints.logs import ConnectionFields, JsonFormatter, RedactTokens
 
 JWT = JwtTokenIssuer("k" * 32).issue(uuid.UUID(int=1))
 
@@ -62,3 +64,37 @@ def test_a_handler_with_the_filter_writes_no_token(caplog: pytest.LogCaptureFixt
 
     assert JWT not in caplog.text
     assert "token=[redacted]" in caplog.text
+
+
+def test_a_record_inside_a_connection_carries_its_fields_in_json() -> None:
+    context = ConnectionContext("story", user_id=str(uuid.UUID(int=7)))
+    reset = CONNECTION.set(context)
+    try:
+        entry = record("connection closed")
+        entry.close_code, entry.close_reason = 4003, "forbidden"
+        ConnectionFields().filter(entry)
+    finally:
+        CONNECTION.reset(reset)
+
+    line = json.loads(JsonFormatter().format(entry))
+
+    assert line["conn_id"] == context.id
+    assert (line["endpoint"], line["user_id"]) == ("story", str(uuid.UUID(int=7)))
+    assert (line["close_code"], line["close_reason"], line["message"]) == (
+        4003,
+        "forbidden",
+        "connection closed",
+    )
+    user = uuid.UUID(int=7)
+    assert entry.connection == (
+        f" [conn_id={context.id} endpoint=story user_id={user} close_code=4003 close_reason=forbidden]"
+    )
+
+
+def test_a_record_outside_any_connection_has_no_connection_fields() -> None:
+    entry = record("listener started")
+
+    ConnectionFields().filter(entry)
+
+    assert entry.connection == ""
+    assert json.loads(JsonFormatter().format(entry)).keys() == {"time", "level", "logger", "message"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import (
@@ -11,7 +13,7 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from entrypoints.settings import Settings, SettingsError, load_settings
+from entrypoints.settings import SETTINGS, Settings, SettingsError, load_settings
 
 SECRET = "s" * 32
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -147,3 +149,68 @@ def test_the_secret_never_appears_in_the_error() -> None:
         load_settings({**VALID, "JWT_SECRET": "hunter2-secret"})
 
     assert "hunter2" not in str(refused.value)
+
+
+def test_the_operational_settings_have_contract_defaults() -> None:
+    settings = load_settings(VALID)
+
+    assert (settings.redis_mode, settings.workers) == ("standalone", 1)
+    assert (settings.log_format, settings.log_level) == ("text", "INFO")
+    assert (settings.handshake_timeout_seconds, settings.max_connections) == (5.0, 50000)
+
+
+def test_the_operational_settings_are_read() -> None:
+    settings = load_settings(
+        {
+            **VALID,
+            "REDIS_MODE": "cluster",
+            "WORKERS": "4",
+            "LOG_FORMAT": "json",
+            "LOG_LEVEL": "debug",
+            "HANDSHAKE_TIMEOUT_SECONDS": "1.5",
+            "MAX_CONNECTIONS": "20",
+        }
+    )
+
+    assert (settings.redis_mode, settings.workers) == ("cluster", 4)
+    assert (settings.log_format, settings.log_level) == ("json", "DEBUG")
+    assert (settings.handshake_timeout_seconds, settings.max_connections) == (1.5, 20)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("REDIS_MODE", "sentinel"),
+        ("WORKERS", "0"),
+        ("WORKERS", "1.5"),
+        ("LOG_FORMAT", "xml"),
+        ("LOG_LEVEL", "loud"),
+        ("HANDSHAKE_TIMEOUT_SECONDS", "0"),
+        ("MAX_CONNECTIONS", "many"),
+        ("MAX_CONNECTIONS", "0"),
+    ],
+)
+def test_a_bad_operational_setting_is_named(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        load_settings({**VALID, variable: value})
+
+    assert str(refused.value).startswith(variable)
+
+
+def test_every_settings_field_is_declared_once() -> None:
+    """The declarations are the one place: a field without one could never be configured."""
+    declared = [s.field for s in SETTINGS if s.field]
+    internal = {"jwt_key", "jwt_algorithms", "backend", "demo_page"}
+
+    assert len(declared) == len(set(declared))
+    assert set(declared) == {f.name for f in fields(Settings)} - internal
+
+
+def test_commands_other_than_serve_need_only_their_variables() -> None:
+    settings = load_settings({"REDIS_URL": "redis://127.0.0.1:6379/0"}, needs={"REDIS_URL"})
+
+    assert (settings.redis_url, settings.database_url, settings.jwt_key) == (
+        "redis://127.0.0.1:6379/0",
+        "",
+        "",
+    )

@@ -1,0 +1,153 @@
+"""uvicorn's HTTP protocol (httptools), hardened where uvicorn 0.54 leaves gaps before the upgrade.
+
+- Each request head must be complete within `HANDSHAKE_TIMEOUT_SECONDS` of the connection (or of
+  its first byte, on a kept-alive connection); otherwise the connection is closed. uvicorn arms no
+  timer before the first response, so silent sockets, half heads and header lines dripped one a
+  second (slowloris) were held for good.
+- A request line over `MAX_URL_BYTES` gets 414, a header line over `MAX_HEADER_BYTES`, more than
+  `MAX_HEADERS` headers or a head over `MAX_HEAD_BYTES` get 431, at once. uvicorn hands such
+  heads to the WebSocket library, whose 8 KiB line limit fails the handshake without an answer.
+- A WebSocket upgrade while the process holds `MAX_CONNECTIONS` open connections gets 503 before
+  the upgrade (uvicorn's `limit_concurrency` skips upgrades). Plain requests (health, metrics)
+  are still served: they are short, and an orchestrator must not kill a full process.
+
+A refusal is written, the write side is half-closed, and what the client still sends is read and
+dropped for a moment before the close, so that the client reads the answer instead of a reset.
+Depends on uvicorn internals: `tests/unit/test_http_protocol_internals.py` names each one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from http import HTTPStatus
+from typing import ClassVar
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from entrypoints.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MAX_URL_BYTES = 8000  # below the 8192-byte line limit of the WebSocket library's handshake parser
+MAX_HEADER_BYTES = 8000
+MAX_HEADERS = 100  # the WebSocket library refuses more than 128
+MAX_HEAD_BYTES = 64 * 1024
+LINGER_SECONDS = 1.0
+
+
+class GatewayHttpProtocol(HttpToolsProtocol):
+    head_timeout: ClassVar[float] = 5.0
+    max_connections: ClassVar[int] = 50000
+
+    _head_timer: asyncio.TimerHandle | None = None
+    _head_bytes = 0
+    _head_done = False
+    _line_done = False  # the request line has ended (a head too large is then 431, else 414)
+    _refused = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # read and dropped until the linger ends
+        if not self._head_done:
+            self._head_bytes += len(data)
+            self._line_done = self._line_done or b"\n" in data
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._refuse(_TOO_LARGE if self._line_done else HTTPStatus.REQUEST_URI_TOO_LONG)
+                return
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_done = False
+        if self._head_timer is None:  # a new request on a kept-alive connection
+            self._arm_head_timer()
+
+    def on_url(self, url: bytes) -> None:
+        if self._refused:
+            return
+        super().on_url(url)
+        if len(self.url) > MAX_URL_BYTES:
+            self._refuse(HTTPStatus.REQUEST_URI_TOO_LONG)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._refused:
+            return
+        if len(name) + len(value) > MAX_HEADER_BYTES or len(self.headers) >= MAX_HEADERS:
+            self._refuse(_TOO_LARGE)
+            return
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        if self._refused:
+            return
+        self._head_done, self._head_bytes, self._line_done = True, 0, False
+        self._cancel_head_timer()
+        if self.parser.should_upgrade() and len(self.connections) > self.max_connections:
+            logger.warning("connection refused: %d open connections (MAX_CONNECTIONS)", len(self.connections))
+            self._refuse(HTTPStatus.SERVICE_UNAVAILABLE)
+            return
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if not self._refused:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if not self._refused:
+            super().on_message_complete()
+
+    def handle_websocket_upgrade(self) -> None:
+        if not self._refused:
+            super().handle_websocket_upgrade()
+
+    def _arm_head_timer(self) -> None:
+        self._head_timer = self.loop.call_later(self.head_timeout, self._head_expired)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_expired(self) -> None:
+        self._head_timer = None
+        if not self.transport.is_closing():
+            logger.debug("request head not complete within %.1f s: closed", self.head_timeout)
+            self.transport.close()
+
+    def _refuse(self, status: HTTPStatus) -> None:
+        """Answer `status`, half-close, drop what still comes, then close."""
+        self._refused = True
+        self._cancel_head_timer()
+        if status is not HTTPStatus.SERVICE_UNAVAILABLE:
+            logger.info("request head refused: %d %s", status.value, status.phrase)
+        body = f"{status.phrase}\n".encode()
+        retry = b"retry-after: 1\r\n" if status is HTTPStatus.SERVICE_UNAVAILABLE else b""
+        self.transport.write(
+            b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
+            b"connection: close\r\n%s\r\n%s" % (status.value, status.phrase.encode(), len(body), retry, body)
+        )
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+
+_TOO_LARGE = HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+
+
+def http_protocol(settings: Settings) -> type[GatewayHttpProtocol]:
+    """The protocol class uvicorn instantiates per connection, with this process's limits."""
+
+    class ConfiguredHttpProtocol(GatewayHttpProtocol):
+        head_timeout = settings.handshake_timeout_seconds
+        max_connections = settings.max_connections
+
+    return ConfiguredHttpProtocol

@@ -1,0 +1,66 @@
+"""What `entrypoints/http_protocol.py` relies on in uvicorn's httptools protocol: if an upgrade of
+uvicorn renames or drops one of these, this test names it, before the hardening silently stops."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import uvicorn
+from uvicorn.config import Config
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from entrypoints.http_protocol import GatewayHttpProtocol, http_protocol
+from entrypoints.settings import Settings
+
+OVERRIDDEN = [
+    "connection_made",
+    "connection_lost",
+    "data_received",
+    "on_message_begin",
+    "on_url",
+    "on_header",
+    "on_headers_complete",
+    "on_body",
+    "on_message_complete",
+    "handle_websocket_upgrade",
+]
+INSTANCE_STATE = ["loop", "transport", "connections", "parser", "url", "headers"]
+
+
+async def noop_app(scope: object, receive: object, send: object) -> None:
+    """An ASGI app that does nothing: the protocol only needs one to exist."""
+
+
+def test_uvicorn_uses_httptools_here() -> None:
+    assert AutoHTTPProtocol is HttpToolsProtocol, "uvicorn's auto HTTP protocol is no longer httptools"
+    assert uvicorn.__version__.startswith("0.54"), f"uvicorn {uvicorn.__version__}: re-check these internals"
+
+
+@pytest.mark.parametrize("name", OVERRIDDEN)
+def test_each_overridden_method_still_exists_with_its_signature(name: str) -> None:
+    original = getattr(HttpToolsProtocol, name, None)
+    assert callable(original), f"HttpToolsProtocol.{name} is gone"
+    ours = getattr(GatewayHttpProtocol, name)
+    assert list(inspect.signature(original).parameters) == list(inspect.signature(ours).parameters), (
+        f"HttpToolsProtocol.{name} changed its parameters"
+    )
+
+
+async def test_the_instance_state_it_reads_still_exists() -> None:
+    protocol = HttpToolsProtocol(Config(app=noop_app), ServerState(), {})
+    protocol.on_message_begin()  # sets url and headers, as the parser does for each request
+
+    for name in INSTANCE_STATE:
+        assert hasattr(protocol, name), f"HttpToolsProtocol instances no longer have .{name}"
+    assert isinstance(protocol.connections, set), "server_state.connections is no longer a set"
+    assert hasattr(protocol.parser, "should_upgrade"), "the httptools parser has no should_upgrade()"
+
+
+def test_the_configured_class_takes_the_settings() -> None:
+    configured = http_protocol(Settings(jwt_key="x" * 32, handshake_timeout_seconds=1.5, max_connections=7))
+
+    assert issubclass(configured, HttpToolsProtocol)
+    assert (configured.head_timeout, configured.max_connections) == (1.5, 7)
