@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from uuid import UUID
 
 from domain.access import AccessPolicy
@@ -97,7 +97,9 @@ class Gateway:
             session = Session(
                 socket, outbox, principal, self._policy, self._limits, refresh, self._metrics, endpoint
             )
-            closure = await session.run(self._timed(watch, endpoint, started))
+            closure = await session.run(
+                watch, lambda: self._metrics.connected(endpoint, time.monotonic() - started)
+            )
         except AccessDenied as denied:
             logger.info("%s connection denied: %s", endpoint, denied)
             closure = denied.closure
@@ -115,15 +117,6 @@ class Gateway:
         self._metrics.close_code(endpoint, code)
         reason = closure.value if closure else "client_closed"
         logger.info("connection closed", extra={"close_code": code, "close_reason": reason})
-
-    @asynccontextmanager
-    async def _timed(
-        self, watch: AbstractAsyncContextManager[None], endpoint: str, started: float
-    ) -> AsyncIterator[None]:
-        """The time to connect: token, ownership, subscription and snapshot."""
-        async with watch:
-            self._metrics.connected(endpoint, time.monotonic() - started)
-            yield
 
     def _authenticate(self, token: str | None) -> Principal:
         try:

@@ -84,14 +84,18 @@ class Session:
         self._task: asyncio.Task[object] | None = None
         self._ending: Closure | None = None
 
-    async def run(self, watch: AbstractAsyncContextManager[object]) -> Closure | None:
-        """Subscribe with `watch`, then serve until either side ends it; returns why the server
-        closes, or None if the client left."""
+    async def run(
+        self, watch: AbstractAsyncContextManager[object], ready: Callable[[], None] | None = None
+    ) -> Closure | None:
+        """Subscribe with `watch` (then call `ready`), and serve until either side ends it; returns
+        why the server closes, or None if the client left."""
         self._task = asyncio.current_task()
         self._outbox.attach(self._socket.send_now, self._start_sender, self._end)
         self._tick()
         try:
             async with watch:
+                if ready is not None:
+                    ready()
                 return await self._receive_loop()
         except asyncio.CancelledError:
             if self._ending is None or self._uncancel() > 0:

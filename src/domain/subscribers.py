@@ -7,8 +7,7 @@ that are still starting.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from uuid import UUID
 
 from domain.errors import Closure
@@ -24,15 +23,22 @@ class Subscribers:
         self.by_user: Index = {}
         self._closing: Closure | None = None
 
-    @contextmanager
-    def story(self, story_id: UUID, outbox: Outbox) -> Iterator[None]:
-        with self._registered(self.by_story, story_id, outbox):
-            yield
+    def add(self, index: Index, key: UUID, outbox: Outbox) -> None:
+        """Register `outbox` under `key` of `by_story` or `by_user` (plain calls, not a context
+        manager: a generator per connection costs memory that thousands of connections feel)."""
+        if self._closing is not None:
+            outbox.close(self._closing)
+        group = index.get(key)
+        if group is None:
+            group = index[key] = set()
+        group.add(outbox)
 
-    @contextmanager
-    def user(self, user_id: UUID, outbox: Outbox) -> Iterator[None]:
-        with self._registered(self.by_user, user_id, outbox):
-            yield
+    def remove(self, index: Index, key: UUID, outbox: Outbox) -> None:
+        group = index.get(key)
+        if group is not None:
+            group.discard(outbox)
+            if not group:
+                del index[key]
 
     def all(self) -> list[Outbox]:
         return [o for index in (self.by_story, self.by_user) for group in index.values() for o in group]
@@ -51,21 +57,6 @@ class Subscribers:
     def reset_order(self) -> None:
         for outbox in self.all():
             outbox.reset_order()
-
-    @contextmanager
-    def _registered(self, index: Index, key: UUID, outbox: Outbox) -> Iterator[None]:
-        if self._closing is not None:
-            outbox.close(self._closing)
-        group = index.get(key)
-        if group is None:
-            group = index[key] = set()
-        group.add(outbox)
-        try:
-            yield
-        finally:
-            group.discard(outbox)
-            if not group and index.get(key) is group:
-                del index[key]
 
 
 def fan_out(outboxes: Iterable[Outbox], frame: Frame) -> tuple[int, int]:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Literal
 from uuid import UUID
 
 from domain.backoff import Backoff
@@ -33,6 +33,9 @@ from domain.tasks import BackgroundTasks
 from domain.topics import TopicSubscriptions
 
 logger = logging.getLogger(__name__)
+
+ENDPOINTS = {"story": "story", "user": "dashboard"}
+LATEST_FRAMES = 10_000  # snapshot frames kept for sharing between connects, oldest dropped first
 
 
 class ProgressHub:
@@ -60,6 +63,7 @@ class ProgressHub:
         self._listener = FeedListener(feed, metrics, backoff, self._on_subscribed, self._dispatch)
         self._resync = Resync(self._snapshots, directory, subscribers, encoder, metrics, backoff, self._tasks)
         self._listening: asyncio.Task[None] | None = None
+        self._latest: dict[UUID, Frame] = {}
 
     @property
     def ready(self) -> bool:
@@ -84,23 +88,31 @@ class ProgressHub:
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
-    @asynccontextmanager
-    async def watch_story(self, outbox: Outbox, story_id: UUID, owner: UUID) -> AsyncIterator[None]:
+    def watch_story(self, outbox: Outbox, story_id: UUID, owner: UUID) -> Watch:
         """Subscribe first, then offer the snapshot, so nothing published in between is lost."""
         self._directory.remember(story_id, owner)
-        with self._subscribers.story(story_id, outbox):
-            async with self._topics.held(Topic("story", story_id)):
-                await self.offer_snapshots(outbox, [story_id], "story")
-                yield
+        return Watch(self, outbox, "story", story_id, [story_id])
 
-    @asynccontextmanager
-    async def watch_user(self, outbox: Outbox, user_id: UUID, story_ids: list[UUID]) -> AsyncIterator[None]:
+    def watch_user(self, outbox: Outbox, user_id: UUID, story_ids: list[UUID]) -> Watch:
         for story_id in story_ids:
             self._directory.remember(story_id, user_id)
-        with self._subscribers.user(user_id, outbox):
-            async with self._topics.held(Topic("user", user_id)):
-                await self.offer_snapshots(outbox, story_ids, "dashboard")
-                yield
+        return Watch(self, outbox, "user", user_id, story_ids)
+
+    async def _enter(self, watch: Watch) -> None:
+        index = self._subscribers.by_story if watch.kind == "story" else self._subscribers.by_user
+        self._subscribers.add(index, watch.key, watch.outbox)
+        topic = Topic(watch.kind, watch.key)
+        try:
+            await self._topics.acquire(topic)
+            await self.offer_snapshots(watch.outbox, watch.story_ids, ENDPOINTS[watch.kind])
+        except BaseException:
+            self._leave(watch)
+            raise
+
+    def _leave(self, watch: Watch) -> None:
+        index = self._subscribers.by_story if watch.kind == "story" else self._subscribers.by_user
+        self._subscribers.remove(index, watch.key, watch.outbox)
+        self._topics.release(Topic(watch.kind, watch.key))
 
     async def offer_snapshots(self, outbox: Outbox, story_ids: Iterable[UUID], endpoint: str) -> None:
         """Offer stored snapshots; when the broker is down the resync after reconnect does it instead.
@@ -111,12 +123,24 @@ class ProgressHub:
             logger.warning("snapshots unavailable, a resync will send them: %s", exc)
             self._resync.request()
             return
-        sent = sum(outbox.offer(self._frame(update), live=False) is Offer.SENT for update in snapshots)
+        sent = sum(
+            outbox.offer(self._snapshot_frame(update), live=False) is Offer.SENT for update in snapshots
+        )
         if sent:
             self._metrics.sent(endpoint, sent)
 
     def _frame(self, update: ProgressUpdate) -> Frame:
         return Frame(update, self._encoder.encode_bytes(update))
+
+    def _snapshot_frame(self, update: ProgressUpdate) -> Frame:
+        """The frame of a story's latest update, shared by every connect that reads the same
+        snapshot: one encoding, and one object that all their outboxes hold."""
+        frame = self._latest.get(update.story_id)
+        if frame is None or frame.update != update:
+            frame = self._latest[update.story_id] = self._frame(update)
+            if len(self._latest) > LATEST_FRAMES:
+                del self._latest[next(iter(self._latest))]
+        return frame
 
     def _on_subscribed(self, again: bool) -> None:
         """After a resubscription, seqs may have restarted and updates been missed: resync. So too
@@ -139,6 +163,7 @@ class ProgressHub:
             return
         frame = self._frame(event)
         if watchers:
+            self._latest[event.story_id] = frame  # the next connect's snapshot, most likely
             self._fan_out(watchers, frame, "story")
         if route:
             self._router.route(frame, self._tasks.spawn)
@@ -154,3 +179,25 @@ class ProgressHub:
             self._metrics.written(frame.lag())
         if merged:
             self._metrics.updates_merged(merged)
+
+
+class Watch:
+    """One connection's subscription, as an async context manager: a small object, not a generator."""
+
+    __slots__ = ("hub", "key", "kind", "outbox", "story_ids")
+
+    def __init__(
+        self,
+        hub: ProgressHub,
+        outbox: Outbox,
+        kind: Literal["story", "user"],
+        key: UUID,
+        story_ids: list[UUID],
+    ) -> None:
+        self.hub, self.outbox, self.kind, self.key, self.story_ids = hub, outbox, kind, key, story_ids
+
+    async def __aenter__(self) -> None:
+        await self.hub._enter(self)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.hub._leave(self)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from domain.errors import FeedUnavailable
 from domain.ports import ProgressFeed, Topic
@@ -32,25 +30,24 @@ class TopicSubscriptions:
     def watched(self) -> list[Topic]:
         return list(self._confirmed)
 
-    @asynccontextmanager
-    async def held(self, topic: Topic) -> AsyncIterator[None]:
-        """Subscribed to `topic` for the duration; a broker failure is logged, not raised: the
-        feed keeps the topic and subscribes it again with the next subscription, which resyncs."""
+    async def acquire(self, topic: Topic) -> None:
+        """Subscribed to `topic` until `release`; a broker failure is logged, not raised: the feed
+        keeps the topic and subscribes it again with the next subscription, which resyncs."""
         if not self._feed.per_topic:
-            yield
             return
         self._holders[topic] = self._holders.get(topic, 0) + 1
         if (timer := self._dropping.pop(topic, None)) is not None:
             timer.cancel()
-        try:
-            await self._subscribed(topic)
-            yield
-        finally:
-            self._holders[topic] -= 1
-            if not self._holders[topic]:
-                del self._holders[topic]
-                loop = asyncio.get_running_loop()
-                self._dropping[topic] = loop.call_later(self._linger, self._drop, topic)
+        await self._subscribed(topic)
+
+    def release(self, topic: Topic) -> None:
+        if not self._feed.per_topic or topic not in self._holders:
+            return
+        self._holders[topic] -= 1
+        if not self._holders[topic]:
+            del self._holders[topic]
+            loop = asyncio.get_running_loop()
+            self._dropping[topic] = loop.call_later(self._linger, self._drop, topic)
 
     async def _subscribed(self, topic: Topic) -> None:
         confirmed = self._confirmed.get(topic)
