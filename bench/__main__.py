@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
+import signal
 import time
 import traceback
 import uuid
@@ -19,7 +20,8 @@ import pytest
 from redis.asyncio import Redis
 
 from bench import connects, fanout
-from bench.report import Results, document, kept_notes
+from bench.document import document, kept_notes
+from bench.report import Results
 from bench.servers import KINDS
 from bench.settings import Settings, settings_from_env
 from bench.world import World
@@ -73,6 +75,7 @@ async def run_all(database: Database, settings: Settings) -> Results:
 
 def main() -> None:
     settings = settings_from_env()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a stopped bench still cleans up
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by servers and clients
     load_before, started = os.getloadavg()[0], time.monotonic()

@@ -1,7 +1,7 @@
 """One client process of the bench: it opens the connections listed in a JSON file and reports on them.
 
-The bench runs its clients in processes of their own so that they do not starve the server on a
-small machine. Protocol, JSON lines on stdout: `{"started"}` once imported; after `go` on stdin it
+The bench runs its clients in processes of their own, on uvloop, so that they do not starve the
+server on a small machine. Protocol, JSON lines on stdout: `{"started"}` once imported; after `go` on stdin it
 connects, then prints `ready` (outcomes, seconds until the last snapshot); in `fanout` mode it then
 waits for every connection's terminal update and prints `received` and the latencies. It closes
 its connections and exits when its stdin closes.
@@ -18,6 +18,8 @@ import resource
 import sys
 import time
 from pathlib import Path
+
+import uvloop
 
 from bench.wsclient import Outcome, Probe, open_probe
 
@@ -94,7 +96,7 @@ def main() -> None:
     args = parser.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    asyncio.run(run(args, json.loads(Path(args.plan).read_text())))
+    uvloop.run(run(args, json.loads(Path(args.plan).read_text())))
 
 
 if __name__ == "__main__":

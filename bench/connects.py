@@ -55,16 +55,18 @@ async def storm(world: World, kind: str, settings: Settings) -> Figures:
     """1,000 clients connecting at once (no retry), to one story and to 100 stories; a fresh server each."""
     figures: Figures = {}
     for label, stories, per_story in STORMS:
-        async with running(kind, world) as server:
-            held = await world.stories(stories)
+        held = await world.stories(stories)
+        async with running(kind, world, ready=False) as server:
             urls = [server.ws + story.path() for story in held for _ in range(per_story)]
             async with crowd("hold", urls, "--concurrency", str(len(urls)), "--deadline", "60") as clients:
                 ready = await clients.go()
                 warnings = server.warnings()
+        if warnings:
+            print(f"{kind}, storm to {label}: {len(warnings)} warnings, the first: {warnings[0][:300]}")
         what = f"storm, {len(urls):,} clients at once to {label}"
         figures[f"{what}: seconds until all hold their snapshot [s]"] = ready["seconds"]
         figures[f"{what}: got 1013 or failed [count]"] = len(urls) - ready["connected"]
-        figures[f"{what}: WARNING lines in the server log [count]"] = warnings
+        figures[f"{what}: WARNING lines in the server log [count]"] = len(warnings)
     return figures
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from testkit.processes import ROOT
+from testkit.processes import ROOT, cpu_seconds
 
 CLIENT_PROCESSES = 2
 
@@ -40,6 +40,10 @@ class Crowd:
             "retried_1013": sum(r["retried_1013"] for r in self.ready),
             "extensions": self.ready[0]["extensions"],
         }
+
+    def cpu(self) -> float:
+        """CPU seconds of the client processes so far: the instrument's own cost."""
+        return sum(cpu_seconds(process.pid) for process in self.processes)
 
     async def results(self, seconds: float = 120) -> tuple[int, list[float]]:
         """Updates received after the snapshot, and each one's latency in ms (fan-out mode)."""

@@ -7,12 +7,14 @@ update received by a client after its snapshot; merged = expected minus received
 
 from __future__ import annotations
 
+import contextlib
 import statistics
+from dataclasses import dataclass
 
 from bench.crowd import crowd
 from bench.servers import Server, running
 from bench.settings import Settings
-from bench.world import World
+from bench.world import STEP_TEXT, World
 
 Figures = dict[str, float | str]
 FANOUT_RATE = 10.0
@@ -28,33 +30,51 @@ CASES = (  # label, stories, clients per story, clients offer permessage-deflate
 )
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One fan-out run as seen by its clients and the server."""
+
+    cpu_ms_per_1k: float
+    clients_cpu_ms_per_1k: float
+    merged: int
+    p99_ms: float
+    median_ms: float
+    extensions: str
+
+
+def percentile(ordered: list[float], fraction: float) -> float:
+    return ordered[min(int(len(ordered) * fraction), len(ordered) - 1)] if ordered else float("nan")
+
+
 async def deliver(
     world: World, server: Server, shape: tuple[int, int], rate: float, seconds: float, *options: str,
-    step: str | None = None,
-) -> Figures:  # fmt: skip
-    """`stories x clients` connections, `rate` updates a second per story for `seconds`."""
+    step: str = STEP_TEXT, stalled: bool = False,
+) -> Delivery:  # fmt: skip
+    """`stories x clients` connections, `rate` updates a second per story for `seconds`; with
+    `stalled`, one more client of the first story completes its handshake and never reads."""
     stories, per_story = shape
     held = await world.stories(stories)
     urls = [server.ws + story.path() for story in held for _ in range(per_story)]
     count = max(int(rate * seconds), 2)
-    async with crowd("fanout", urls, "--retry", *options) as clients:
+    async with contextlib.AsyncExitStack() as stack:
+        if stalled:
+            reader = await stack.enter_async_context(crowd("hold", urls[:1], "--stall", processes=1))
+            await reader.go()
+        clients = await stack.enter_async_context(crowd("fanout", urls, "--retry", *options))
         ready = await clients.go()
-        before = server.cpu()
-        if step is None:
-            await world.publish_at_rate(held, rate, count)
-        else:
-            await world.publish_at_rate(held, rate, count, step)
+        before, clients_before = server.cpu(), clients.cpu()
+        await world.publish_at_rate(held, rate, count, step)
         received, latencies = await clients.results()
-        cpu = server.cpu() - before
+        cpu, clients_cpu = server.cpu() - before, clients.cpu() - clients_before
     latencies.sort()
-    return {
-        "cpu_ms_per_1k": cpu / max(received, 1) * 1e6,
-        "merged": count * len(urls) - received,
-        "p99_ms": latencies[int(len(latencies) * 0.99)] if latencies else float("nan"),
-        "median_ms": statistics.median(latencies) if latencies else float("nan"),
-        "extensions": ready["extensions"] or "none",
-        "connected": ready["connected"],
-    }
+    return Delivery(
+        cpu_ms_per_1k=cpu / max(received, 1) * 1e6,
+        clients_cpu_ms_per_1k=clients_cpu / max(received, 1) * 1e6,
+        merged=count * len(urls) - received,
+        p99_ms=percentile(latencies, 0.99),
+        median_ms=statistics.median(latencies) if latencies else float("nan"),
+        extensions=ready["extensions"] or "none",
+    )
 
 
 async def fanout(world: World, kind: str, settings: Settings) -> Figures:
@@ -66,10 +86,10 @@ async def fanout(world: World, kind: str, settings: Settings) -> Figures:
             got = await deliver(
                 world, server, (stories, per_story), FANOUT_RATE, settings.publish_seconds, *options
             )
-            figures[f"CPU per 1,000 deliveries, {label}, 10/s [ms]"] = got["cpu_ms_per_1k"]
-            figures[f"updates merged, {label}, 10/s [count]"] = got["merged"]
+            figures[f"CPU per 1,000 deliveries, {label}, 10/s [ms]"] = got.cpu_ms_per_1k
+            figures[f"updates merged, {label}, 10/s [count]"] = got.merged
             if deflate:
-                accepted = "no" if got["extensions"] == "none" else f"yes ({got['extensions']})"
+                accepted = "no" if got.extensions == "none" else f"yes ({got.extensions})"
                 figures["permessage-deflate offered: accepted by the server [text]"] = accepted
     return figures
 
@@ -80,47 +100,25 @@ async def merge(world: World, kind: str, settings: Settings) -> Figures:
         got = await deliver(world, server, (1, 1000), MERGE_RATE, settings.publish_seconds)
     count = max(int(MERGE_RATE * settings.publish_seconds), 2)
     return {
-        f"1 story x 1,000 clients, 40/s: updates merged, of {count * 1000:,} [count]": got["merged"],
-        "1 story x 1,000 clients, 40/s: p99 publish → receive [ms]": got["p99_ms"],
-        "1 story x 1,000 clients, 40/s: median publish → receive [ms]": got["median_ms"],
-        "1 story x 1,000 clients, 40/s: CPU per 1,000 deliveries [ms]": got["cpu_ms_per_1k"],
+        f"1 story x 1,000 clients, 40/s: updates merged, of {count * 1000:,} [count]": got.merged,
+        "1 story x 1,000 clients, 40/s: p99 publish → receive [ms]": got.p99_ms,
+        "1 story x 1,000 clients, 40/s: median publish → receive [ms]": got.median_ms,
+        "1 story x 1,000 clients, 40/s: CPU per 1,000 deliveries [ms]": got.cpu_ms_per_1k,
+        "the same: the 2 client processes' CPU per 1,000 deliveries [ms]": got.clients_cpu_ms_per_1k,
     }
 
 
 async def stalled(world: World, kind: str, settings: Settings) -> Figures:
     """200 clients at 100 updates/s of ~2 KB, without and then with one more client that never reads."""
-    shape = (1, STALL_CLIENTS)
-    figures: Figures = {}
+    shape, seconds = (1, STALL_CLIENTS), settings.publish_seconds
     async with running(kind, world) as server:
-        alone = await deliver(world, server, shape, STALL_RATE, settings.publish_seconds, step=BIG_STEP)
-        with_stall = await with_stalled_client(world, server, settings)
+        alone = await deliver(world, server, shape, STALL_RATE, seconds, step=BIG_STEP)
+        stall = await deliver(world, server, shape, STALL_RATE, seconds, step=BIG_STEP, stalled=True)
     what = f"{STALL_CLIENTS} clients, 100/s of 2 KB"
-    figures[f"{what}: merged per normal client, one client stalled [count]"] = (
-        with_stall["merged"] / STALL_CLIENTS  # type: ignore[operator]
-    )
-    figures[f"{what}: merged per client, no stalled client [count]"] = alone["merged"] / STALL_CLIENTS  # type: ignore[operator]
-    figures[f"{what}: p99, one client stalled [ms]"] = with_stall["p99_ms"]
-    figures[f"{what}: p99, no stalled client [ms]"] = alone["p99_ms"]
-    figures[f"{what}: p99 with / without the stalled client [x]"] = (
-        with_stall["p99_ms"] / alone["p99_ms"]  # type: ignore[operator]
-    )
-    return figures
-
-
-async def with_stalled_client(world: World, server: Server, settings: Settings) -> Figures:
-    """The same load, while one more client of the same story completed its handshake and stopped reading."""
-    story = (await world.stories(1))[0]
-    url = server.ws + story.path()
-    urls = [url] * STALL_CLIENTS
-    async with crowd("hold", [url], "--stall", processes=1) as stalled_client:
-        await stalled_client.go()
-        count = max(int(STALL_RATE * settings.publish_seconds), 2)
-        async with crowd("fanout", urls, "--retry") as clients:
-            await clients.go()
-            await world.publish_at_rate([story], STALL_RATE, count, BIG_STEP)
-            received, latencies = await clients.results()
-    latencies.sort()
     return {
-        "merged": count * len(urls) - received,
-        "p99_ms": latencies[int(len(latencies) * 0.99)] if latencies else float("nan"),
+        f"{what}: merged per normal client, one client stalled [count]": stall.merged / STALL_CLIENTS,
+        f"{what}: merged per client, no stalled client [count]": alone.merged / STALL_CLIENTS,
+        f"{what}: p99, one client stalled [ms]": stall.p99_ms,
+        f"{what}: p99, no stalled client [ms]": alone.p99_ms,
+        f"{what}: p99 with / without the stalled client [x]": stall.p99_ms / alone.p99_ms,
     }

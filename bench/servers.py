@@ -32,18 +32,20 @@ class Server:
     def rss(self) -> int:
         return tree_rss_bytes(self.process.pid)
 
-    def warnings(self) -> int:
-        """WARNING lines in its log so far."""
-        return sum(1 for line in self.process.log().splitlines() if "WARNING" in line)
+    def warnings(self) -> list[str]:
+        """WARNING lines in its log so far (tokens never reach the log: `serve` redacts them)."""
+        return [line for line in self.process.log().splitlines() if "WARNING" in line]
 
 
 @asynccontextmanager
-async def running(kind: str, world: World) -> AsyncIterator[Server]:
-    """A fresh server of `kind` on a free port, ready (subscribed to the broker); stopped after."""
+async def running(kind: str, world: World, *, ready: bool = True) -> AsyncIterator[Server]:
+    """A fresh server of `kind` on a free port, ready (subscribed to the broker, and for `serve` its
+    PostgreSQL pool opened by the readiness probe), or with `ready=False` only answering /healthz
+    (as right after a restart); stopped after."""
     module, command = MODULES[kind]
     env = gateway_env(SHARED_REDIS, world.database.url, SECRET, world.prefix)
     process = GatewayProcess(env, module=module, command=command)
-    await asyncio.to_thread(process.start, ready=True)
+    await asyncio.to_thread(process.start, ready=ready)
     try:
         yield Server(kind, process)
     finally:

@@ -17,7 +17,7 @@ class Settings:
     idle_connections: int
     connects: int
     held_connections: int
-    held_repetitions: int  # 10,000 connects cost tens of CPU seconds of `serve`: fewer runs
+    held_repetitions: int
     only: tuple[str, ...]
 
     @property
@@ -39,6 +39,6 @@ def settings_from_env() -> Settings:
         idle_connections=2000,
         connects=1000,
         held_connections=3000 if quick else 10_000,
-        held_repetitions=1,
+        held_repetitions=1 if quick else REPETITIONS,
         only=only or SCENARIOS,
     )
