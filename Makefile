@@ -41,7 +41,7 @@ e2e: $(STAMP) chromium nginx
 	$(PYTEST) tests/e2e
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.fanout
+	$(BIN)/python -m bench
 
 # Regenerate the pinned versions from the ranges in pyproject.toml.
 lock:

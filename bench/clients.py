@@ -1,25 +1,29 @@
-"""One client process of the benchmark: it holds many connections to one story and reports on them.
+"""One client process of the bench: it opens the connections listed in a JSON file and reports on them.
 
-The bench runs the clients in processes of their own so that they do not starve the server of
-CPU on a small machine. Each process prints JSON lines on stdout: `ready` once every connection
-holds its snapshot (so it is subscribed), then, in `fanout` mode, the latencies it measured. It
-closes its connections and exits when its stdin closes.
+The bench runs its clients in processes of their own, on uvloop, so that they do not starve the
+server on a small machine. Protocol, JSON lines on stdout: `{"started"}` once imported; after `go` on stdin it
+connects, then prints `ready` (outcomes, seconds until the last snapshot); in `fanout` mode it then
+waits for every connection's terminal update and prints `received` and the latencies. It closes
+its connections and exits when its stdin closes.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import random
+import resource
 import sys
 import time
-from datetime import datetime
+from pathlib import Path
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+import uvloop
 
-CONNECT_CONCURRENCY = 50
+from bench.wsclient import Outcome, Probe, open_probe
+
+RETRIES = 8
 
 
 def emit(record: dict[str, object]) -> None:
@@ -27,76 +31,72 @@ def emit(record: dict[str, object]) -> None:
     sys.stdout.flush()
 
 
-async def open_one(url: str, deflate: bool, gate: asyncio.Semaphore, retries: list[int]) -> ClientConnection:
-    """Connect and wait for the snapshot; a 1013 (try again later) is retried with backoff and jitter,
-    as the contract tells clients to, and counted in `retries`."""
-    for attempt in range(8):
+async def connect(
+    url: str, args: argparse.Namespace, gate: asyncio.Semaphore, retried: list[int]
+) -> tuple[Probe | None, str]:
+    """One connection held with its snapshot, or why not; with `--retry`, a 1013 is retried with
+    backoff and jitter as the contract asks (each retry is counted by the caller's outcomes)."""
+    outcome = "lost"
+    for attempt in range(RETRIES if args.retry else 1):
         async with gate:
-            ws = await connect(
-                url,
-                proxy=None,
-                compression="deflate" if deflate else None,
-                ping_interval=None,
-                open_timeout=60,
-                max_queue=None,
-            )
             try:
-                await asyncio.wait_for(ws.recv(), 60)  # the snapshot: from now on it is subscribed
-            except ConnectionClosed as closed:
-                if closed.rcvd is None or closed.rcvd.code != 1013:
-                    raise
-                retries.append(1)
-            else:
-                return ws
-        await asyncio.sleep(0.1 * 2**attempt * (0.5 + random.random()))
-    raise RuntimeError("still refused with 1013 after 8 attempts")
-
-
-async def receive_until_complete(ws: ClientConnection) -> list[float]:
-    """Seconds from each update's `updated_at` to its receipt, up to the terminal update."""
-    latencies: list[float] = []
-    async for raw in ws:
-        arrived = time.time()
-        if raw == "ping":  # the server's keepalive after KEEPALIVE_SECONDS of client silence
-            await ws.send("pong")
-            continue
-        message = json.loads(raw)
-        latencies.append(arrived - datetime.fromisoformat(message["updated_at"]).timestamp())
-        if message["status"] == "complete":
+                probe = await open_probe(url, deflate=args.deflate, stall=args.stall)
+                result: Outcome = await asyncio.wait_for(probe.opened, args.deadline)
+            except (OSError, TimeoutError) as exc:
+                outcome = type(exc).__name__
+                continue
+        if result.status == "ok":
+            return probe, "ok"
+        outcome = result.status
+        if outcome != "1013":
             break
-    return latencies
+        retried.append(1)
+        await asyncio.sleep(0.1 * 2**attempt * (0.5 + random.random()))
+    return None, outcome
 
 
-async def stdin_closed() -> None:
-    await asyncio.to_thread(sys.stdin.read)
-
-
-async def run(args: argparse.Namespace) -> None:
-    gate, retries = asyncio.Semaphore(CONNECT_CONCURRENCY), []
-    connections = await asyncio.gather(
-        *(open_one(args.url, args.deflate, gate, retries) for _ in range(args.count))
+async def run(args: argparse.Namespace, urls: list[str]) -> None:
+    emit({"started": len(urls)})
+    await asyncio.to_thread(sys.stdin.readline)  # go
+    gate, started, retried = asyncio.Semaphore(args.concurrency), time.monotonic(), []
+    results = await asyncio.gather(*(connect(url, args, gate, retried) for url in urls))
+    probes = [probe for probe, _ in results if probe is not None]
+    outcomes = collections.Counter(outcome for _, outcome in results)
+    emit(
+        {
+            "ready": len(probes),
+            "seconds": time.monotonic() - started,
+            "outcomes": dict(outcomes),
+            "retried_1013": len(retried),
+            "extensions": probes[0].extensions if probes else "",
+        }
     )
-    extensions = connections[0].response.headers.get("Sec-WebSocket-Extensions") if connections else None
-    emit({"ready": len(connections), "extensions": extensions, "retried_1013": len(retries)})
     try:
         if args.mode == "fanout":
-            async with asyncio.timeout(args.deadline):
-                per_client = await asyncio.gather(*(receive_until_complete(ws) for ws in connections))
-            latencies = [round(value, 5) for values in per_client for value in values]
-            emit({"latencies": latencies, "incomplete": sum(1 for v in per_client if not v)})
-        await stdin_closed()
+            await asyncio.wait([asyncio.ensure_future(p.done) for p in probes], timeout=args.deadline)
+            latencies = [round(value * 1000, 2) for p in probes for value in p.latencies]
+            unfinished = sum(1 for p in probes if not p.done.done())
+            emit({"received": sum(p.received for p in probes), "unfinished": unfinished, "ms": latencies})
+        await asyncio.to_thread(sys.stdin.read)
     finally:
-        await asyncio.gather(*(ws.close() for ws in connections), return_exceptions=True)
+        for probe in probes:
+            probe.close()
+        await asyncio.sleep(0)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("mode", choices=["idle", "fanout"])
-    parser.add_argument("url")
-    parser.add_argument("count", type=int)
+    parser.add_argument("mode", choices=["hold", "fanout"])
+    parser.add_argument("plan", help="a JSON file: the list of URLs, one per connection")
     parser.add_argument("--deflate", action="store_true", help="offer permessage-deflate")
+    parser.add_argument("--stall", action="store_true", help="stop reading after the handshake")
+    parser.add_argument("--retry", action="store_true", help="retry a 1013 with backoff")
+    parser.add_argument("--concurrency", type=int, default=100, help="connects in flight at once")
     parser.add_argument("--deadline", type=float, default=120.0)
-    asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    uvloop.run(run(args, json.loads(Path(args.plan).read_text())))
 
 
 if __name__ == "__main__":

@@ -1,334 +1,124 @@
-"""`make bench`: idle connections' memory and one story's fan-out, against the real `serve` on loopback.
+"""Fan-out scenarios: CPU per delivery, merging and latency under load, and a client that never reads.
 
-Bounded and self-stopping: it creates its own database and key prefix, runs `serve` and the client
-processes (`bench.clients`) as subprocesses, reports medians over `REPETITIONS` runs, writes
-BENCHMARKS.md, and removes everything it made, whatever happens.
+Each returns its figures for one run on one server kind: `{"what [unit]": value}`. Server CPU is
+counted from the first publish until every client holds the terminal update; a delivery is an
+update received by a client after its snapshot; merged = expected minus received.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import platform
-import resource
+import contextlib
 import statistics
-import sys
-import time
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
-from redis.asyncio import Redis
+from bench.crowd import crowd
+from bench.servers import Server, running
+from bench.settings import Settings
+from bench.world import STEP_TEXT, World
 
-from adapters.json_codec import JsonCodec
-from adapters.jwt_tokens import JwtTokenIssuer
-from adapters.redis_progress import RedisKeys, RedisProgressPublisher
-from domain.progress import ProgressUpdate, StoryStatus
-from testkit.postgres import Database
-from testkit.processes import ROOT, GatewayProcess, cpu_seconds, gateway_env, rss_bytes
-from testkit.redis import SHARED_REDIS
-
-SECRET = "bench-secret-0123456789abcdef0123456789"  # noqa: S105 (a throwaway key for the bench)
-REPETITIONS = 3
-IDLE_COUNTS = (2000, 5000)
-FANOUT_CLIENTS = 1000
-FANOUT_SECONDS = 6.0  # of publishing at each rate
-FANOUT_RATES = (5.0, 20.0)  # updates per second: one the server sustains, one that saturates its core
-CLIENT_PROCESSES = 2
-STEP_TEXT = "Writing chapter {index}: the lighthouse keeper finds the letter under the stairs"
+Figures = dict[str, float | str]
+FANOUT_RATE = 10.0
+MERGE_RATE = 40.0
+STALL_RATE = 100.0
+STALL_CLIENTS = 200
+BIG_STEP = "Writing chapter {index}: " + "the lighthouse keeper finds the letter under the stairs. " * 35
+CASES = (  # label, stories, clients per story, clients offer permessage-deflate
+    ("10 stories x 100 clients", 10, 100, False),
+    ("1 story x 1,000 clients", 1, 1000, False),
+    ("1,000 stories x 1 client", 1000, 1, False),
+    ("10 stories x 100 clients offering deflate", 10, 100, True),
+)
 
 
-@dataclass
-class Run:
-    """What one bench run owns: its database, key prefix and Redis client, all removed at the end."""
+@dataclass(frozen=True)
+class Delivery:
+    """One fan-out run as seen by its clients and the server."""
 
-    database: Database
-    redis: Redis
-    prefix: str = field(default_factory=lambda: f"bench-{uuid.uuid4().hex[:12]}:")
-
-    @property
-    def publisher(self) -> RedisProgressPublisher:
-        return RedisProgressPublisher(self.redis, JsonCodec(), RedisKeys(self.prefix), ttl_seconds=3600)
-
-    async def story(self, gateway: GatewayProcess) -> str:
-        """A new story with a snapshot; returns its WebSocket URL with a token of its owner."""
-        story_id, user_id = uuid.uuid4(), uuid.uuid4()
-        await self.database.insert_story(story_id, user_id)
-        await self.publisher.publish(
-            ProgressUpdate(story_id, StoryStatus.ANALYZING, 0, "queued", datetime.now(UTC))
-        )
-        token = JwtTokenIssuer(SECRET).issue(user_id, ttl_seconds=3600)
-        return f"{gateway.ws}/ws/stories/{story_id}/progress?token={token}"
-
-    async def remove_keys(self) -> None:
-        keys = [key async for key in self.redis.scan_iter(match=f"{self.prefix}*")]
-        if keys:
-            await self.redis.delete(*keys)
+    cpu_ms_per_1k: float
+    clients_cpu_ms_per_1k: float
+    merged: int
+    p99_ms: float
+    median_ms: float
+    extensions: str
 
 
-@asynccontextmanager
-async def serving(run: Run) -> AsyncIterator[GatewayProcess]:
-    env = gateway_env(SHARED_REDIS, run.database.url, SECRET, run.prefix)
-    gateway = await asyncio.to_thread(GatewayProcess(env).start)
-    try:
-        yield gateway
-    finally:
-        await asyncio.to_thread(gateway.stop)
-        gateway.log_path.unlink(missing_ok=True)
+def percentile(ordered: list[float], fraction: float) -> float:
+    return ordered[min(int(len(ordered) * fraction), len(ordered) - 1)] if ordered else float("nan")
 
 
-@asynccontextmanager
-async def clients(
-    mode: str, url: str, count: int, *, deflate: bool = False, processes: int = CLIENT_PROCESSES
-) -> AsyncIterator[list[asyncio.subprocess.Process]]:
-    """Client processes holding `count` connections between them, each subscribed when this yields."""
-    shares = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
-    extra = ["--deflate"] if deflate else []
-    started = [
-        await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.clients", mode, url, str(share), *extra,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=ROOT, limit=2**26,
-        )
-        for share in shares if share
-    ]  # fmt: skip
-    try:
-        yield started
-    finally:
-        for process in started:
-            if process.stdin is not None:
-                process.stdin.close()
-        for process in started:
-            try:
-                await asyncio.wait_for(process.wait(), 30)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+async def deliver(
+    world: World, server: Server, shape: tuple[int, int], rate: float, seconds: float, *options: str,
+    step: str = STEP_TEXT, stalled: bool = False,
+) -> Delivery:  # fmt: skip
+    """`stories x clients` connections, `rate` updates a second per story for `seconds`; with
+    `stalled`, one more client of the first story completes its handshake and never reads."""
+    stories, per_story = shape
+    held = await world.stories(stories)
+    urls = [server.ws + story.path() for story in held for _ in range(per_story)]
+    count = max(int(rate * seconds), 2)
+    async with contextlib.AsyncExitStack() as stack:
+        if stalled:
+            reader = await stack.enter_async_context(crowd("hold", urls[:1], "--stall", processes=1))
+            await reader.go()
+        clients = await stack.enter_async_context(crowd("fanout", urls, "--retry", *options))
+        ready = await clients.go()
+        before, clients_before = server.cpu(), clients.cpu()
+        await world.publish_at_rate(held, rate, count, step)
+        received, latencies = await clients.results()
+        cpu, clients_cpu = server.cpu() - before, clients.cpu() - clients_before
+    latencies.sort()
+    return Delivery(
+        cpu_ms_per_1k=cpu / max(received, 1) * 1e6,
+        clients_cpu_ms_per_1k=clients_cpu / max(received, 1) * 1e6,
+        merged=count * len(urls) - received,
+        p99_ms=percentile(latencies, 0.99),
+        median_ms=statistics.median(latencies) if latencies else float("nan"),
+        extensions=ready["extensions"] or "none",
+    )
 
 
-async def read_record(process: asyncio.subprocess.Process, seconds: float) -> dict[str, Any]:
-    assert process.stdout is not None
-    line = await asyncio.wait_for(process.stdout.readline(), seconds)
-    if not line:
-        raise RuntimeError(f"client process {process.pid} exited with {await process.wait()}")
-    record: dict[str, Any] = json.loads(line)
-    return record
-
-
-def pid_of(gateway: GatewayProcess) -> int:
-    assert gateway.process is not None
-    return gateway.process.pid
-
-
-async def idle_run(run: Run, count: int) -> dict[str, float]:
-    """Server RSS growth for `count` idle connections on a fresh server (after a small warm-up)."""
-    async with serving(run) as gateway:
-        url = await run.story(gateway)
-        async with clients("idle", url, 20, processes=1) as warm:
-            await read_record(warm[0], 60)
-        base = rss_bytes(pid_of(gateway))
-        started = time.monotonic()
-        async with clients("idle", url, count) as held:
-            ready = [await read_record(process, 120) for process in held]
-            connect_seconds = time.monotonic() - started
-            growth = rss_bytes(pid_of(gateway)) - base
-    return {
-        "rss_mb": growth / 2**20,
-        "kib_per_conn": growth / 1024 / count,
-        "connect_s": connect_seconds,
-        "retried_1013": sum(r["retried_1013"] for r in ready),
-    }
-
-
-async def publish_at_rate(run: Run, url: str, count: int, rate: float) -> None:
-    story_id = uuid.UUID(url.split("/ws/stories/", 1)[1].split("/", 1)[0])
-    publisher, loop = run.publisher, asyncio.get_running_loop()
-    start = loop.time()
-    for index in range(count):
-        if (delay := start + index / rate - loop.time()) > 0:
-            await asyncio.sleep(delay)
-        last = index == count - 1
-        status = StoryStatus.COMPLETE if last else StoryStatus.GENERATING
-        step = STEP_TEXT.format(index=index)
-        await publisher.publish(
-            ProgressUpdate(story_id, status, index * 100 // (count - 1), step, datetime.now(UTC))
-        )
-
-
-async def fanout_run(
-    run: Run, gateway: GatewayProcess, rate: float, *, deflate: bool = False
-) -> dict[str, Any]:
-    url, pid = await run.story(gateway), pid_of(gateway)
-    async with clients("fanout", url, FANOUT_CLIENTS, deflate=deflate) as held:
-        ready = [await read_record(process, 120) for process in held]
-        cpu_before = cpu_seconds(pid)
-        await publish_at_rate(run, url, updates(rate), rate)
-        results = [await read_record(process, 120) for process in held]
-        cpu = cpu_seconds(pid) - cpu_before
-    latencies = sorted(value for result in results for value in result["latencies"])
-    return {
-        "median_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-        "max_ms": latencies[-1] * 1000,
-        "cpu_us_per_msg": cpu / len(latencies) * 1e6,
-        "delivered_pct": 100 * len(latencies) / (FANOUT_CLIENTS * updates(rate)),
-        "extensions": ready[0]["extensions"],
-        "retried_1013": sum(r["retried_1013"] for r in ready),
-    }
-
-
-def updates(rate: float) -> int:
-    return int(rate * FANOUT_SECONDS)
-
-
-def median_of(runs: list[dict[str, Any]], key: str) -> float:
-    return statistics.median(r[key] for r in runs)
-
-
-def row(what: str, runs: list[dict[str, Any]], key: str, unit: str, fmt: str = "{:.1f}") -> str:
-    each = " / ".join(fmt.format(r[key]) for r in runs)
-    return f"| {what} | {fmt.format(median_of(runs, key))}{' ' if unit else ''}{unit} | {each} |"
-
-
-def table(
-    idle: dict[int, list[dict[str, Any]]], fanout: dict[float, list[dict[str, Any]]], deflate: dict[str, Any]
-) -> str:
-    lines = ["| measure | median | runs |", "|---|---|---|"]
-    for count, runs in idle.items():
-        if not runs:
-            lines.append(f"| {count} idle connections | did not hold | - |")
-            continue
-        lines.append(row(f"{count} idle connections: server RSS growth", runs, "rss_mb", "MB"))
-        lines.append(row(f"{count} idle connections: server RSS per connection", runs, "kib_per_conn", "KiB"))
-        lines.append(row(f"{count} idle connections: time to connect all", runs, "connect_s", "s", "{:.2f}"))
-        lines.append(
-            row(
-                f"{count} idle connections: handshakes refused 1013, retried",
-                runs,
-                "retried_1013",
-                "",
-                "{:.0f}",
+async def fanout(world: World, kind: str, settings: Settings) -> Figures:
+    """Server CPU per 1,000 deliveries at 10 updates/s per story, for each shape in CASES."""
+    figures: Figures = {}
+    async with running(kind, world) as server:
+        for label, stories, per_story, deflate in CASES:
+            options = ("--deflate",) if deflate else ()
+            got = await deliver(
+                world, server, (stories, per_story), FANOUT_RATE, settings.publish_seconds, *options
             )
-        )
-    for rate, runs in fanout.items():
-        shape = f"fan-out, {FANOUT_CLIENTS} clients, {updates(rate)} updates at {rate:g}/s"
-        lines.append(row(f"{shape}: latency median", runs, "median_ms", "ms"))
-        lines.append(row(f"{shape}: latency p99", runs, "p99_ms", "ms"))
-        lines.append(row(f"{shape}: latency max", runs, "max_ms", "ms"))
-        lines.append(row(f"{shape}: server CPU per delivered message", runs, "cpu_us_per_msg", "µs"))
-        lines.append(row(f"{shape}: updates delivered (rest merged)", runs, "delivered_pct", "%", "{:.0f}"))
-        lines.append(row(f"{shape}: handshakes refused 1013, retried", runs, "retried_1013", "", "{:.0f}"))
-    shape = f"fan-out, {FANOUT_RATES[0]:g}/s, clients offering permessage-deflate"
-    offered = deflate["extensions"] or "none (the server declines)"
-    lines.append(f"| {shape}: Sec-WebSocket-Extensions in the 101 | {offered} | - |")
-    lines.append(row(f"{shape}: latency median", [deflate], "median_ms", "ms"))
-    lines.append(row(f"{shape}: server CPU per delivered message", [deflate], "cpu_us_per_msg", "µs"))
-    return "\n".join(lines)
+            figures[f"CPU per 1,000 deliveries, {label}, 10/s [ms]"] = got.cpu_ms_per_1k
+            figures[f"updates merged, {label}, 10/s [count]"] = got.merged
+            if deflate:
+                accepted = "no" if got.extensions == "none" else f"yes ({got.extensions})"
+                figures["permessage-deflate offered: accepted by the server [text]"] = accepted
+    return figures
 
 
-def machine() -> str:
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = next(
-        (ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model name")), "?"
-    )
-    mem_kb = next(
-        int(ln.split()[1])
-        for ln in Path("/proc/meminfo").read_text().splitlines()
-        if ln.startswith("MemTotal")
-    )
-    return (
-        f"{os.cpu_count()} CPUs (nproc), {model}, {mem_kb / 2**20:.1f} GiB RAM, "
-        f"Python {platform.python_version()}, Linux {platform.release()}"
-    )
+async def merge(world: World, kind: str, settings: Settings) -> Figures:
+    """1 story x 1,000 clients at 40 updates/s: what is merged, and the publish → receive latency."""
+    async with running(kind, world) as server:
+        got = await deliver(world, server, (1, 1000), MERGE_RATE, settings.publish_seconds)
+    count = max(int(MERGE_RATE * settings.publish_seconds), 2)
+    return {
+        f"1 story x 1,000 clients, 40/s: updates merged, of {count * 1000:,} [count]": got.merged,
+        "1 story x 1,000 clients, 40/s: p99 publish → receive [ms]": got.p99_ms,
+        "1 story x 1,000 clients, 40/s: median publish → receive [ms]": got.median_ms,
+        "1 story x 1,000 clients, 40/s: CPU per 1,000 deliveries [ms]": got.cpu_ms_per_1k,
+        "the same: the 2 client processes' CPU per 1,000 deliveries [ms]": got.clients_cpu_ms_per_1k,
+    }
 
 
-def report(body: str, load: str) -> str:
-    return f"""# Benchmarks
-
-Command: `make bench` (runs `.venv/bin/python -m bench.fanout`, about three minutes).
-
-Machine: {machine()}.
-Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Load average (1 min) at the start and the end: {load}.
-
-The real `serve` runs as one subprocess on loopback with the shared Redis and a database of the
-bench's own; the clients run in {CLIENT_PROCESSES} separate processes (`bench.clients`, the `websockets`
-package) so that they do not starve the server. Latency is from an update's `updated_at` (set by
-the publisher just before publishing) to its receipt by a client, across all clients and updates
-of a run. Server CPU is utime + stime from `/proc/<pid>/stat` while the updates are published and
-received, divided by the messages delivered. RSS is `VmRSS` after the connections are established
-minus before (fresh server, after a 20-connection warm-up).
-
-Figures are medians over {REPETITIONS} repetitions (the `runs` column lists each), except the
-permessage-deflate line, which is one run. The machine is shared and noisy: expect run-to-run
-differences of tens of percent, and read the figures as orders of magnitude.
-
-{body}
-
-Reading the figures: the server is one process on one core, so one update to N clients costs
-about N x (CPU per delivered message) of that core; with 1000 clients an update takes tens of
-milliseconds to fan out, which sets the latency floor and the rate the process sustains. Beyond
-that rate the per-client outboxes merge percent updates (the `delivered` rows fall below 100 %)
-instead of queueing them, so latency stays bounded; status changes are never merged. A 1013
-refusal means a handshake waited longer than the PostgreSQL lookup timeout (1.5 s) while many
-clients connected at once; the clients retry with backoff, as the contract asks.
-"""
-
-
-async def bench(run: Run) -> str:
-    idle: dict[int, list[dict[str, Any]]] = {count: [] for count in IDLE_COUNTS}
-    for count in IDLE_COUNTS:
-        for _ in range(REPETITIONS):
-            started = time.monotonic()
-            try:
-                idle[count].append(show(f"idle {count}", started, await idle_run(run, count)))
-            except (RuntimeError, TimeoutError, OSError) as exc:
-                print(f"idle {count}: did not hold ({exc!r})", flush=True)
-    async with serving(run) as gateway:
-        fanout: dict[float, list[dict[str, Any]]] = {rate: [] for rate in FANOUT_RATES}
-        for rate in FANOUT_RATES:
-            for _ in range(REPETITIONS):
-                started = time.monotonic()
-                fanout[rate].append(
-                    show(f"fan-out {rate:g}/s", started, await fanout_run(run, gateway, rate))
-                )
-        started = time.monotonic()
-        result = await fanout_run(run, gateway, FANOUT_RATES[0], deflate=True)
-        deflate = show("fan-out, deflate offered", started, result)
-    return table(idle, fanout, deflate)
-
-
-def show(what: str, started: float, result: dict[str, Any]) -> dict[str, Any]:
-    shown = {k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()}
-    print(f"{what}: {shown} ({time.monotonic() - started:.1f} s)", flush=True)
-    return result
-
-
-async def main_async(database: Database) -> str:
-    run = Run(database, Redis.from_url(SHARED_REDIS))
-    try:
-        return await bench(run)
-    finally:
-        await run.remove_keys()
-        await run.redis.aclose()
-
-
-def main() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
-    load_before = os.getloadavg()[0]
-    database = Database(name=f"codestory_bench_{uuid.uuid4().hex[:12]}").create()
-    try:
-        body = asyncio.run(main_async(database))
-    finally:
-        database.drop()
-    load = f"{load_before:.1f} and {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
-    (ROOT / "BENCHMARKS.md").write_text(report(body, load))
-    print(body)
-
-
-if __name__ == "__main__":
-    main()
+async def stalled(world: World, kind: str, settings: Settings) -> Figures:
+    """200 clients at 100 updates/s of ~2 KB, without and then with one more client that never reads."""
+    shape, seconds = (1, STALL_CLIENTS), settings.publish_seconds
+    async with running(kind, world) as server:
+        alone = await deliver(world, server, shape, STALL_RATE, seconds, step=BIG_STEP)
+        stall = await deliver(world, server, shape, STALL_RATE, seconds, step=BIG_STEP, stalled=True)
+    what = f"{STALL_CLIENTS} clients, 100/s of 2 KB"
+    return {
+        f"{what}: merged per normal client, one client stalled [count]": stall.merged / STALL_CLIENTS,
+        f"{what}: merged per client, no stalled client [count]": alone.merged / STALL_CLIENTS,
+        f"{what}: p99, one client stalled [ms]": stall.p99_ms,
+        f"{what}: p99, no stalled client [ms]": alone.p99_ms,
+        f"{what}: p99 with / without the stalled client [x]": stall.p99_ms / alone.p99_ms,
+    }

@@ -64,12 +64,14 @@ def http_status(url: str) -> int | None:
 
 @dataclass
 class GatewayProcess:
-    """The real `serve` command in a subprocess on a free port; its log is kept for inspection."""
+    """The real `serve` command in a subprocess on a free port; its log is kept for inspection.
+    `module` and `command` run another server with the same environment (the bench's ASGI floor)."""
 
     env: dict[str, str]
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     command: tuple[str, ...] = ("serve",)
+    module: str = "entrypoints"
     log_path: Path = field(
         default_factory=lambda: Path(tempfile.mkstemp(prefix="gateway-", suffix=".log")[1])
     )
@@ -93,7 +95,7 @@ class GatewayProcess:
         env = {**os.environ, **self.env, "HOST": "127.0.0.1", "PORT": str(self.port)}
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "entrypoints", *self.command],
+                [sys.executable, "-m", self.module, *self.command],
                 env=env,
                 cwd=ROOT,
                 stdout=log,

@@ -1,0 +1,54 @@
+"""The two servers every scenario runs against: the real `serve`, and the ASGI floor (`bench.floor`)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from bench.world import SECRET, World
+from testkit.processes import GatewayProcess, gateway_env
+from testkit.proctree import tree_cpu_seconds, tree_rss_bytes
+from testkit.redis import SHARED_REDIS
+
+KINDS = ("serve", "floor")
+MODULES = {"serve": ("entrypoints", ("serve",)), "floor": ("bench.floor", ())}
+
+
+@dataclass
+class Server:
+    kind: str
+    process: GatewayProcess
+
+    @property
+    def ws(self) -> str:
+        return self.process.ws
+
+    def cpu(self) -> float:
+        """CPU seconds of the server and its children (workers)."""
+        return tree_cpu_seconds(self.process.pid)
+
+    def rss(self) -> int:
+        return tree_rss_bytes(self.process.pid)
+
+    def warnings(self) -> list[str]:
+        """WARNING lines in its log so far (tokens never reach the log: `serve` redacts them)."""
+        return [line for line in self.process.log().splitlines() if "WARNING" in line]
+
+
+@asynccontextmanager
+async def running(kind: str, world: World, *, ready: bool = True) -> AsyncIterator[Server]:
+    """A fresh server of `kind` on a free port, ready (subscribed to the broker, and for `serve` its
+    PostgreSQL pool opened by the readiness probe), or with `ready=False` only answering /healthz
+    (as right after a restart); stopped after."""
+    module, command = MODULES[kind]
+    env = gateway_env(SHARED_REDIS, world.database.url, SECRET, world.prefix)
+    process = GatewayProcess(env, module=module, command=command)
+    await asyncio.to_thread(process.start, ready=ready)
+    try:
+        yield Server(kind, process)
+    finally:
+        if process.process is not None:
+            await asyncio.to_thread(process.stop, wait=15)
+        process.log_path.unlink(missing_ok=True)

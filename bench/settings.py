@@ -1,0 +1,44 @@
+"""The bench's sizes: full by default, short with `BENCH_QUICK=1`; `BENCH_ONLY=a,b` picks scenarios."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+REPETITIONS = 3  # each figure is the median of this many runs (full mode)
+SCENARIOS = ("fanout", "merge", "idle", "connect", "stalled", "storm", "hold")
+
+
+@dataclass(frozen=True)
+class Settings:
+    quick: bool
+    repetitions: int
+    publish_seconds: float  # of publishing, per fan-out run
+    idle_connections: int
+    connects: int
+    held_connections: int
+    held_repetitions: int
+    only: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool:
+        """A run that may rewrite BENCHMARKS.md: full sizes, every scenario."""
+        return not self.quick and set(self.only) == set(SCENARIOS)
+
+
+def settings_from_env() -> Settings:
+    quick = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+    only = tuple(name.strip() for name in os.environ.get("BENCH_ONLY", "").split(",") if name.strip())
+    unknown = set(only) - set(SCENARIOS)
+    if unknown:
+        raise SystemExit(f"BENCH_ONLY: unknown scenario(s) {sorted(unknown)}; known: {','.join(SCENARIOS)}")
+    return Settings(
+        quick=quick,
+        repetitions=1 if quick else REPETITIONS,
+        publish_seconds=2.0 if quick else 5.0,
+        idle_connections=2000,
+        connects=1000,
+        held_connections=3000 if quick else 10_000,
+        held_repetitions=1 if quick else REPETITIONS,
+        only=only or SCENARIOS,
+    )
