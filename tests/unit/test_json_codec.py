@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.json_codec import JsonCodec
-from domain.progress import InvalidUpdate, ProgressUpdate, StoryStatus
+from domain.progress import InvalidUpdate, ProgressUpdate, StoryStatus, parse_update
 
 BOUNDED = settings(max_examples=200, deadline=None)
 
@@ -84,3 +84,36 @@ def test_deeply_nested_json_is_refused_as_payload(depth: int) -> None:
         JsonCodec().decode(b"[" * depth + b"]" * depth)
 
     assert refused.value.field == "payload"
+
+
+fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "story_id": st.uuids().map(str) | st.text(max_size=8) | st.integers(),
+        "status": st.sampled_from([s.value for s in StoryStatus]) | st.text(max_size=8),
+        "progress_percent": st.integers(-5, 105) | st.booleans() | st.floats(0, 100) | st.none(),
+        "current_step": st.text(max_size=8) | st.integers(),
+        "updated_at": st.datetimes(timezones=st.none() | offsets).map(lambda d: d.isoformat())
+        | st.datetimes().map(lambda d: d.isoformat(sep=" "))
+        | st.text(max_size=8),
+        "seq": st.none() | st.integers(-3, 2**63 - 1) | st.booleans() | st.text(max_size=3),
+    },
+)
+
+
+@BOUNDED
+@given(fields)
+def test_the_fast_typed_path_gives_the_verdict_of_the_field_by_field_parser(
+    payload: dict[str, object],
+) -> None:
+    raw = json.dumps(payload).encode()
+    try:
+        expected: ProgressUpdate | str = parse_update(json.loads(raw))
+    except InvalidUpdate as exc:
+        expected = exc.field
+    try:
+        got: ProgressUpdate | str = JsonCodec().decode(raw)
+    except InvalidUpdate as exc:
+        got = exc.field
+
+    assert got == expected
