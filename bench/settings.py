@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-REPETITIONS = 3  # each figure is the median of this many runs (full mode)
+REPETITIONS = 5  # each figure is the median of this many runs (full mode)
+HELD_REPETITIONS = 3  # 10,000 connects cost `serve` ~10 s each: fewer runs of `hold`
 SCENARIOS = ("fanout", "merge", "idle", "connect", "stalled", "storm", "hold")
 
 
@@ -39,6 +40,6 @@ def settings_from_env() -> Settings:
         idle_connections=2000,
         connects=1000,
         held_connections=3000 if quick else 10_000,
-        held_repetitions=1 if quick else REPETITIONS,
+        held_repetitions=1 if quick else HELD_REPETITIONS,
         only=only or SCENARIOS,
     )
