@@ -7,6 +7,7 @@ Tests swap any provider with `override`.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 
 from dependency_injector import containers, providers
@@ -31,6 +32,9 @@ from domain.subscribers import Subscribers
 from domain.subscriptions import ProgressHub
 from entrypoints.settings import Settings
 
+# A silently dead Redis connection (no reset) is found within about 10 + 3 x 5 = 25 s.
+KEEPALIVE = {socket.TCP_KEEPIDLE: 10, socket.TCP_KEEPINTVL: 5, socket.TCP_KEEPCNT: 3}
+
 
 async def open_redis(url: str, max_connections: int = 64, pool_timeout: float = 2.0) -> AsyncIterator[Redis]:
     """No retries inside redis-py: a failure must reach the hub, which resubscribes and resyncs.
@@ -42,8 +46,10 @@ async def open_redis(url: str, max_connections: int = 64, pool_timeout: float = 
         timeout=pool_timeout,
         socket_connect_timeout=2.0,
         socket_keepalive=True,
+        socket_keepalive_options=KEEPALIVE,
         health_check_interval=10,
         retry=Retry(NoBackoff(), 0),
+        protocol=2,  # pub/sub messages as plain replies, read straight off the connection
     )
     client = Redis.from_pool(pool)
     try:
