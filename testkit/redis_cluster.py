@@ -1,0 +1,162 @@
+"""A private Redis Cluster for the tests: 3 masters and 3 replicas on free ports, in a temp dir.
+
+Each node gets its own client port and cluster-bus port (`--cluster-port`: port + 10000 may not
+exist for a high free port). Replicas sync with no delay, so a master killed right after start
+already has a replica ready to be promoted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from redis.exceptions import RedisError
+
+from testkit.processes import free_port, port_open
+from testkit.waiting import wait_until
+
+HOST = "127.0.0.1"
+NODE_OPTIONS = (
+    *("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"),
+    *("--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0", "--bind", HOST),
+)
+
+
+def binary(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed: the tests need it to start a private Redis Cluster")
+    return found
+
+
+@dataclass
+class ClusterNode:
+    port: int
+    bus_port: int
+    dir: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        args = ("--port", str(self.port), "--cluster-port", str(self.bus_port), "--dir", str(self.dir))
+        self.process = subprocess.Popen(
+            [binary("redis-server"), *args, *NODE_OPTIONS],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def cluster_state(self) -> str | None:
+        """`cluster_state` of `CLUSTER INFO`, or None when the node does not answer."""
+        with contextlib.suppress(RedisError), self._client() as client:
+            text = client.execute_command("CLUSTER", "INFO")
+            text = text.decode() if isinstance(text, bytes) else str(text)
+            return dict(line.split(":", 1) for line in text.splitlines() if ":" in line).get("cluster_state")
+        return None
+
+    def is_synced_replica(self) -> bool:
+        with contextlib.suppress(RedisError), self._client() as client:
+            replication = client.info("replication")
+            return bool(replication.get("role") == "slave" and replication.get("master_link_status") == "up")
+        return False
+
+    def replica_waiting(self) -> bool:
+        """A replica whose link to its master is not up yet (a master never waits)."""
+        with contextlib.suppress(RedisError), self._client() as client:
+            replication = client.info("replication")
+            return bool(replication.get("role") == "slave" and replication.get("master_link_status") != "up")
+        return True
+
+    def _client(self) -> Redis:
+        return Redis(host=HOST, port=self.port, socket_timeout=1, socket_connect_timeout=1)
+
+
+@dataclass
+class RedisCluster:
+    """Start with `start()`, always `stop()`: it kills every node and removes their directories."""
+
+    size: int = 6
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="redis-cluster-")))
+    nodes: list[ClusterNode] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"redis://{HOST}:{self.nodes[0].port}"
+
+    def start(self) -> RedisCluster:
+        try:
+            for index in range(self.size):
+                node = ClusterNode(free_port(), free_port(), self.root / str(index))
+                self.nodes.append(node)
+                node.start()
+            ports = [n.port for n in self.nodes]
+            wait_until(lambda: all(port_open(HOST, p) for p in ports), 10, f"redis-server on ports {ports}")
+            create = [binary("redis-cli"), "--cluster", "create", *(f"{HOST}:{n.port}" for n in self.nodes)]
+            subprocess.run(
+                [*create, "--cluster-replicas", "1", "--cluster-yes"],
+                check=True,
+                capture_output=True,
+                timeout=30,
+            )
+            self.wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_healthy(self, seconds: float = 15) -> None:
+        """Every live node sees `cluster_state:ok`, and every live replica's link to its master is up."""
+
+        def healthy() -> bool:
+            live = self.live()
+            return all(n.cluster_state() == "ok" for n in live) and not any(n.replica_waiting() for n in live)
+
+        wait_until(healthy, seconds, "the private Redis Cluster to be healthy")
+
+    def live(self) -> list[ClusterNode]:
+        return [n for n in self.nodes if n.process is not None]
+
+    def master_of(self, key: str) -> ClusterNode:
+        """The live node that, by a live node's view, serves the slot of `key` as master."""
+        with Redis(host=HOST, port=self.live()[0].port, socket_timeout=2) as client:
+            slot = int(client.execute_command("CLUSTER", "KEYSLOT", key))
+            for start, end, master, *_ in client.execute_command("CLUSTER", "SLOTS"):
+                if start <= slot <= end:
+                    port = int(master[1])
+                    return next(n for n in self.nodes if n.port == port)
+        raise AssertionError(f"no master serves the slot of {key!r}")
+
+    def wait_promoted(self, key: str, dead: ClusterNode, seconds: float = 20) -> ClusterNode:
+        """Wait until a live node has taken over `key`'s slot from `dead`, and the cluster is ok."""
+
+        def promoted() -> bool:
+            with contextlib.suppress(RedisError, StopIteration):
+                return self.master_of(key) is not dead and all(n.cluster_state() == "ok" for n in self.live())
+            return False
+
+        wait_until(promoted, seconds, f"a replica to take over the slot of {key!r}")
+        return self.master_of(key)
+
+    def revive(self, node: ClusterNode) -> None:
+        """Restart a killed node with its own nodes.conf: it rejoins as a replica of its successor."""
+        node.start()
+        wait_until(node.is_synced_replica, 30, f"the revived node {node.port} to be a synced replica")
+        self.wait_healthy(seconds=30)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            with contextlib.suppress(Exception):
+                node.kill()
+        shutil.rmtree(self.root, ignore_errors=True)
