@@ -88,6 +88,7 @@ class RedisCluster:
     """Start with `start()`, always `stop()`: it kills every node and removes their directories."""
 
     size: int = 6
+    replicas: int = 1  # per master; 0 with size 3 gives a smaller cluster for tests that kill it all
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="redis-cluster-")))
     nodes: list[ClusterNode] = field(default_factory=list)
 
@@ -105,7 +106,7 @@ class RedisCluster:
             wait_until(lambda: all(port_open(HOST, p) for p in ports), 10, f"redis-server on ports {ports}")
             create = [binary("redis-cli"), "--cluster", "create", *(f"{HOST}:{n.port}" for n in self.nodes)]
             subprocess.run(
-                [*create, "--cluster-replicas", "1", "--cluster-yes"],
+                [*create, "--cluster-replicas", str(self.replicas), "--cluster-yes"],
                 check=True,
                 capture_output=True,
                 timeout=30,
