@@ -52,6 +52,9 @@ class ClusterNode:
             stderr=subprocess.DEVNULL,
         )
 
+    def exited(self) -> bool:
+        return self.process is not None and self.process.poll() is not None
+
     def kill(self) -> None:
         if self.process is not None:
             self.process.send_signal(signal.SIGKILL)
@@ -97,13 +100,13 @@ class RedisCluster:
         return f"redis://{HOST}:{self.nodes[0].port}"
 
     def start(self) -> RedisCluster:
+        """Start the nodes (again on fresh ports if one could not bind: another run may take a free
+        port between our pick and its bind), form the cluster, and wait until it is healthy."""
         try:
-            for index in range(self.size):
-                node = ClusterNode(free_port(), free_port(), self.root / str(index))
-                self.nodes.append(node)
-                node.start()
-            ports = [n.port for n in self.nodes]
-            wait_until(lambda: all(port_open(HOST, p) for p in ports), 10, f"redis-server on ports {ports}")
+            if not self._launch_nodes():
+                self._kill_nodes()
+                if not self._launch_nodes():
+                    pytest.fail(f"redis-server did not start on ports {[n.port for n in self.nodes]}")
             create = [binary("redis-cli"), "--cluster", "create", *(f"{HOST}:{n.port}" for n in self.nodes)]
             subprocess.run(
                 [*create, "--cluster-replicas", str(self.replicas), "--cluster-yes"],
@@ -116,6 +119,28 @@ class RedisCluster:
             self.stop()
             raise
         return self
+
+    def _launch_nodes(self) -> bool:
+        """Start every node on distinct free ports; False if one of them exited instead of listening."""
+        ports: set[int] = set()
+        while len(ports) < 2 * self.size:
+            ports.add(free_port())
+        picked = iter(sorted(ports))
+        self.nodes = [ClusterNode(next(picked), next(picked), self.root / str(i)) for i in range(self.size)]
+        for node in self.nodes:
+            node.start()
+
+        def settled() -> bool:
+            return all(port_open(HOST, n.port) or n.exited() for n in self.nodes)
+
+        wait_until(settled, 10, "the redis-server nodes to listen")
+        return not any(n.exited() for n in self.nodes)
+
+    def _kill_nodes(self) -> None:
+        for node in self.nodes:
+            with contextlib.suppress(Exception):
+                node.kill()
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def wait_healthy(self, seconds: float = 15) -> None:
         """Every live node sees `cluster_state:ok`, and every live replica's link to its master is up."""
@@ -157,7 +182,4 @@ class RedisCluster:
         self.wait_healthy(seconds=30)
 
     def stop(self) -> None:
-        for node in self.nodes:
-            with contextlib.suppress(Exception):
-                node.kill()
-        shutil.rmtree(self.root, ignore_errors=True)
+        self._kill_nodes()

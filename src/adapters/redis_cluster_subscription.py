@@ -49,8 +49,10 @@ class ShardedSubscription:
             self._wake.set()
             await asyncio.gather(*futures)
         finally:
+            for waiter in futures:
+                settle(waiter)
             for channel in new:
-                if (future := self._waiters.get(channel)) is not None and future.done():
+                if (held := self._waiters.get(channel)) is not None and held.done():
                     del self._waiters[channel]
 
     async def unsubscribe(self, channels: list[str]) -> None:
@@ -94,3 +96,11 @@ class ShardedSubscription:
             if not future.done():
                 future.set_exception(exc)
         self._waiters.clear()
+
+
+def settle(future: asyncio.Future[None]) -> None:
+    """Cancel a waiter no one awaits any more, or mark its failure seen (else asyncio logs it)."""
+    if not future.done():
+        future.cancel()
+    elif not future.cancelled():
+        future.exception()
