@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 from redis.crc import key_slot
@@ -49,3 +50,11 @@ def test_the_cluster_script_publishes_on_the_sharded_channel_and_returns_the_bod
     assert "redis.call('SPUBLISH', ARGV[2], body)" in CLUSTER_PUBLISH_SCRIPT
     assert "'PUBLISH'" not in CLUSTER_PUBLISH_SCRIPT
     assert CLUSTER_PUBLISH_SCRIPT.rstrip().endswith("return {seq, body}")
+
+
+def test_the_protocol_doc_shows_the_script_as_it_runs() -> None:
+    """Workers in other languages copy the script from docs/protocol.md: it must be this one."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
+    lines = [line.removeprefix("   ") for line in doc.splitlines()]
+
+    assert CLUSTER_PUBLISH_SCRIPT.strip() in "\n".join(lines)
