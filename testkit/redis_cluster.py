@@ -63,26 +63,31 @@ class ClusterNode:
 
     def cluster_state(self) -> str | None:
         """`cluster_state` of `CLUSTER INFO`, or None when the node does not answer."""
-        with contextlib.suppress(RedisError), self._client() as client:
+        with contextlib.suppress(RedisError), self.client() as client:
             text = client.execute_command("CLUSTER", "INFO")
             text = text.decode() if isinstance(text, bytes) else str(text)
             return dict(line.split(":", 1) for line in text.splitlines() if ":" in line).get("cluster_state")
         return None
 
     def is_synced_replica(self) -> bool:
-        with contextlib.suppress(RedisError), self._client() as client:
+        with contextlib.suppress(RedisError), self.client() as client:
             replication = client.info("replication")
             return bool(replication.get("role") == "slave" and replication.get("master_link_status") == "up")
         return False
 
     def replica_waiting(self) -> bool:
         """A replica whose link to its master is not up yet (a master never waits)."""
-        with contextlib.suppress(RedisError), self._client() as client:
+        with contextlib.suppress(RedisError), self.client() as client:
             replication = client.info("replication")
             return bool(replication.get("role") == "slave" and replication.get("master_link_status") != "up")
         return True
 
-    def _client(self) -> Redis:
+    def is_master(self) -> bool:
+        with contextlib.suppress(RedisError), self.client() as client:
+            return bool(client.info("replication").get("role") == "master")
+        return False
+
+    def client(self) -> Redis:
         return Redis(host=HOST, port=self.port, socket_timeout=1, socket_connect_timeout=1)
 
 
@@ -174,6 +179,26 @@ class RedisCluster:
 
         wait_until(promoted, seconds, f"a replica to take over the slot of {key!r}")
         return self.master_of(key)
+
+    def move_slot(self, key: str, target: ClusterNode) -> None:
+        """Migrate `key`'s slot, with its keys, to `target`, as `redis-cli --cluster reshard` does."""
+        source = self.master_of(key)
+        with source.client() as src, target.client() as dst:
+            slot = int(src.execute_command("CLUSTER", "KEYSLOT", key))
+            source_id, target_id = (
+                src.execute_command("CLUSTER", "MYID"),
+                dst.execute_command("CLUSTER", "MYID"),
+            )
+            dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+            src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+            while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
+                src.execute_command("MIGRATE", HOST, target.port, "", 0, 5000, "KEYS", *keys)
+            dst.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+            src.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        for node in self.live():
+            if node.is_master():
+                with node.client() as client:
+                    client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
 
     def revive(self, node: ClusterNode) -> None:
         """Restart a killed node with its own nodes.conf: it rejoins as a replica of its successor."""

@@ -11,11 +11,13 @@ redis-py 8.1.0's cluster pub/sub, checked against its source and history:
   the client's slot map changes (`on_slots_changed`);
 - it lacks #4076 (after 8.1): the map changes only when a *command* of the client meets an error or
   a MOVED, so a pure subscriber whose master dies keeps its channels pinned to the dead node (it
-  answers connection refused, never MOVED) and hears nothing after the promotion; one failing node
-  also makes the round-robin read raise for every node; and nothing serializes the reader with
-  `ssubscribe` on the same socket. `ClusterProgressFeed` therefore rebuilds its pubsub on any
-  error after re-reading the slot map, and serializes reads and (un)subscribes itself; the
-  failover test in tests/integration/test_redis_cluster.py shows the gap.
+  answers connection refused, never MOVED) and hears nothing after the promotion; a slot that
+  moves (Redis then drops its sharded subscriptions) is not followed either; one failing node
+  makes the round-robin read raise for every node; and nothing serializes the reader with
+  `ssubscribe` on the same socket. `ClusterProgressFeed` therefore treats an error or a dropped
+  subscription as the end of its pubsub, re-reads the slot map and subscribes anew, and
+  serializes reads and (un)subscribes itself. tests/integration/test_redis_cluster.py shows
+  both gaps (failover, slot migration) against a bare `ClusterPubSub`.
 - `max_connections` is per node and raises `MaxConnectionsError` when exhausted: 8.1 has no
   waiting pool for the cluster client (`ClusterNode.acquire_connection` never waits).
 """

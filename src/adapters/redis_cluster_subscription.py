@@ -3,7 +3,8 @@
 redis-py's `ssubscribe` returns before the node confirms, and a message published in between is
 lost; here every (un)subscribe and every read holds one lock (8.1 does not serialize them), the
 reader resolves a waiter per channel on its `ssubscribe` reply, and `subscribe` returns only then.
-Messages go to `inbox`; the first error goes there too, and fails every waiter.
+Messages go to `inbox`; the first error goes there too, and fails every waiter. A channel the
+node drops by itself (its slot moved) counts as an error: the feed must subscribe anew.
 """
 
 from __future__ import annotations
@@ -90,6 +91,10 @@ class ShardedSubscription:
             self._confirmed.add(channel)
             if (future := self._waiters.get(channel)) is not None and not future.done():
                 future.set_result(None)
+        elif kind == "sunsubscribe" and channel in self._confirmed:
+            # Not ours (`unsubscribe` forgets the channel first): the node dropped it, as Redis does
+            # when the slot moves away. Only a new subscription on the current owner hears it again.
+            raise ConnectionError(f"the node dropped the subscription to {channel}")
 
     def _fail(self, exc: BaseException) -> None:
         for future in self._waiters.values():

@@ -136,6 +136,43 @@ async def collect(events: AsyncIterator[FeedEvent], into: list[FeedEvent]) -> No
         into.append(event)
 
 
+async def test_a_slot_that_moves_is_followed_by_subscribing_anew(
+    redis_cluster: RedisCluster, keys: ClusterKeys
+) -> None:
+    """Redis drops the sharded subscriptions of a slot that moves to another master: the feed ends
+    with FeedUnavailable and a new `events()` hears the story on its new master. A bare redis-py
+    8.1 subscriber, whose client runs no command that would meet a MOVED, hears nothing more."""
+    async with (
+        cluster_client_at(redis_cluster.url) as gateway,
+        cluster_client_at(redis_cluster.url) as worker,
+        cluster_client_at(redis_cluster.url) as bare_client,
+    ):
+        feed = ClusterProgressFeed(gateway, JsonCodec(), keys)
+        publisher = ClusterProgressPublisher(worker, JsonCodec(), keys, ttl_seconds=TTL_SECONDS)
+        story, owner = uuid.uuid4(), uuid.uuid4()
+        channel = keys.story_channel(story)
+        await feed.watch([Topic("story", story)])
+        bare = await bare_subscriber(bare_client, channel)
+        async with subscribed(feed) as events:
+            before = await publisher.publish(make_update(story, percent=1), owner)
+            assert await next_event(events) == before
+            source = redis_cluster.master_of(channel)
+            target = next(n for n in redis_cluster.live() if n.is_master() and n is not source)
+            await asyncio.to_thread(redis_cluster.move_slot, channel, target)
+            with pytest.raises(FeedUnavailable):
+                await next_event(events, seconds=5)
+
+        events = await resubscribed(feed)
+        try:
+            after = await publisher.publish(make_update(story, percent=2), owner)
+            assert await next_event(events) == after
+            assert after.seq == (before.seq or 0) + 1  # the counter moved with the slot
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+        assert await bare_heard(bare, after) is False, "redis-py followed the slot by itself"
+        await bare.aclose()
+
+
 async def test_a_master_failover_costs_a_pause_then_updates_flow_again(
     redis_cluster: RedisCluster, keys: ClusterKeys, record_property: Callable[[str, object], None]
 ) -> None:
