@@ -75,7 +75,7 @@ class ClusterProgressFeed:
     async def unwatch(self, topics: Collection[Topic]) -> None:
         self._topics.difference_update(topics)
         if self._live is not None:
-            await self._bounded(self._live.unsubscribe, [self._keys.channel(t) for t in topics])
+            self._live.unsubscribe([self._keys.channel(t) for t in topics])
 
     async def snapshot(self, story_id: UUID) -> ProgressUpdate | None:
         found = await self.snapshots([story_id])

@@ -80,6 +80,9 @@ async def test_only_watched_stories_arrive(
             return await subscribers(cluster_client, keys.story_channel(watched)) == 0
 
         await wait_for_condition(unsubscribed, 3, "the story's channel to lose its subscriber")
+        await feed.watch([Topic("story", watched)])
+        again = await publisher.publish(make_update(watched, percent=30), owner)
+        assert await next_event(events) == again
 
 
 async def test_a_user_channel_update_arrives_as_an_owner_update(
@@ -101,8 +104,8 @@ async def test_publish_without_an_owner_is_refused(publisher: ClusterProgressPub
 async def test_a_message_published_right_after_watch_is_never_lost(
     feed: ClusterProgressFeed, redis_cluster: RedisCluster, cluster_client: ClusterClient, keys: ClusterKeys
 ) -> None:
-    """20 channels over all 3 masters, subscribed while the feed runs, each published to at once
-    by a worker of its own (another client, all 20 publishes in flight together)."""
+    """20 channels over all 3 masters, watched by 20 callers at once while the feed runs, each
+    published to at once by a worker of its own (another client, all 20 publishes together)."""
     await cluster_client.initialize()
     watched = stories(20)
     while len({cluster_client.get_node_from_key(keys.story_channel(s)).name for s in watched}) < 3:
@@ -111,7 +114,7 @@ async def test_a_message_published_right_after_watch_is_never_lost(
     async with subscribed(feed) as events:
         reader = asyncio.create_task(collect(events, received))
         try:
-            await feed.watch([Topic("story", s) for s in watched])
+            await asyncio.gather(*(feed.watch([Topic("story", s)]) for s in watched))  # 20 clients at once
             async with cluster_client_at(redis_cluster.url) as worker:
                 publisher = ClusterProgressPublisher(worker, JsonCodec(), keys, ttl_seconds=TTL_SECONDS)
                 await worker.initialize()
