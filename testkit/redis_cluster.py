@@ -2,7 +2,9 @@
 
 Each node gets its own client port and cluster-bus port (`--cluster-port`: port + 10000 may not
 exist for a high free port). Replicas sync with no delay, so a master killed right after start
-already has a replica ready to be promoted.
+already has a replica ready to be promoted. Tests find a key's master (`master_of`), kill it
+(SIGKILL), wait for its replica's promotion (`wait_promoted`), move a slot (`move_slot`), and
+bring a killed node back as a replica (`revive`).
 """
 
 from __future__ import annotations
