@@ -109,6 +109,7 @@ async def open_redis_cluster(url: str, max_connections: int = 100) -> AsyncItera
         socket_connect_timeout=2.0,
         socket_timeout=5.0,
         socket_keepalive=True,
+        health_check_interval=10,
         retry=Retry(NoBackoff(), 0),
         max_connections=max_connections,
     )
