@@ -12,7 +12,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from uuid import UUID
@@ -20,7 +20,7 @@ from uuid import UUID
 import pytest
 
 from domain.errors import FeedUnavailable
-from domain.ports import FeedEvent, ProgressFeed, ProgressPublisher, Rejected, Subscribed
+from domain.ports import FeedEvent, ProgressFeed, ProgressPublisher, Rejected, Subscribed, Topic
 from domain.progress import ProgressUpdate, StoryStatus
 from testkit.waiting import timeout
 
@@ -37,9 +37,19 @@ class RawChannel(Protocol):
 
 @dataclass
 class ProgressPorts:
+    """`publish` names an owner and `watch` subscribes a story's topic, as a per-topic (cluster)
+    feed needs; the others ignore both."""
+
     feed: ProgressFeed
     publisher: ProgressPublisher
     raw: RawChannel
+    owner: UUID = field(default_factory=uuid.uuid4)
+
+    async def publish(self, update: ProgressUpdate) -> ProgressUpdate:
+        return await self.publisher.publish(update, owner=self.owner)
+
+    async def watch(self, *stories: UUID) -> None:
+        await self.feed.watch([Topic("story", story) for story in stories])
 
 
 def make_update(
@@ -106,31 +116,31 @@ class ProgressPublisherContract:
         story = uuid.uuid4()
         sent = [make_update(story, percent=p) for p in (10, 20, 30)]
 
-        returned = [await progress_ports.publisher.publish(u) for u in sent]
+        returned = [await progress_ports.publish(u) for u in sent]
 
         assert [u.seq for u in returned] == [1, 2, 3]
         assert returned == [replace(u, seq=i) for i, u in enumerate(sent, start=1)]
 
     async def test_seq_counts_per_story(self, progress_ports: ProgressPorts) -> None:
         first, second = uuid.uuid4(), uuid.uuid4()
-        await progress_ports.publisher.publish(make_update(first))
-        await progress_ports.publisher.publish(make_update(first))
+        await progress_ports.publish(make_update(first))
+        await progress_ports.publish(make_update(first))
 
-        other = await progress_ports.publisher.publish(make_update(second))
+        other = await progress_ports.publish(make_update(second))
 
         assert other.seq == 1
 
     async def test_a_seq_set_by_the_caller_is_replaced_by_the_next_one(
         self, progress_ports: ProgressPorts
     ) -> None:
-        published = await progress_ports.publisher.publish(make_update(uuid.uuid4(), seq=99))
+        published = await progress_ports.publish(make_update(uuid.uuid4(), seq=99))
 
         assert published.seq == 1
 
     async def test_the_snapshot_is_the_latest_published_update(self, progress_ports: ProgressPorts) -> None:
         story = uuid.uuid4()
-        await progress_ports.publisher.publish(make_update(story, percent=10))
-        latest = await progress_ports.publisher.publish(make_update(story, StoryStatus.GENERATING, 55))
+        await progress_ports.publish(make_update(story, percent=10))
+        latest = await progress_ports.publish(make_update(story, StoryStatus.GENERATING, 55))
 
         assert await progress_ports.feed.snapshot(story) == latest
 
@@ -151,10 +161,10 @@ class ProgressFeedContract:
             StoryStatus.SYNTHESIZING,
             StoryStatus.COMPLETE,
         ]
+        await progress_ports.watch(story)
         async with subscribed(progress_ports.feed) as events:
             published = [
-                await progress_ports.publisher.publish(make_update(story, s, 25 * i))
-                for i, s in enumerate(statuses)
+                await progress_ports.publish(make_update(story, s, 25 * i)) for i, s in enumerate(statuses)
             ]
             received = [await next_event(events) for _ in published]
 
@@ -168,9 +178,9 @@ class ProgressFeedContract:
         self, progress_ports: ProgressPorts
     ) -> None:
         first, second, never = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-        await progress_ports.publisher.publish(make_update(first, percent=5))
-        latest_first = await progress_ports.publisher.publish(make_update(first, percent=6))
-        latest_second = await progress_ports.publisher.publish(make_update(second, StoryStatus.FAILED, 70))
+        await progress_ports.publish(make_update(first, percent=5))
+        latest_first = await progress_ports.publish(make_update(first, percent=6))
+        latest_second = await progress_ports.publish(make_update(second, StoryStatus.FAILED, 70))
 
         found = await progress_ports.feed.snapshots([first, never, second])
 
@@ -186,6 +196,7 @@ class ProgressFeedContract:
     ) -> None:
         story = uuid.uuid4()
         data = payload if isinstance(payload, bytes) else wire(story, **payload)
+        await progress_ports.watch(story)
         async with subscribed(progress_ports.feed) as events:
             await progress_ports.raw.send(story, data)
             event = await next_event(events)
@@ -198,6 +209,7 @@ class ProgressFeedContract:
         self, progress_ports: ProgressPorts
     ) -> None:
         channel_story, claimed_story = uuid.uuid4(), uuid.uuid4()
+        await progress_ports.watch(channel_story)
         async with subscribed(progress_ports.feed) as events:
             await progress_ports.raw.send(channel_story, wire(claimed_story))
             event = await next_event(events)
@@ -208,9 +220,10 @@ class ProgressFeedContract:
 
     async def test_a_rejected_message_does_not_stop_delivery(self, progress_ports: ProgressPorts) -> None:
         story = uuid.uuid4()
+        await progress_ports.watch(story)
         async with subscribed(progress_ports.feed) as events:
             await progress_ports.raw.send(story, b"\xff\xfe garbage")
-            published = await progress_ports.publisher.publish(make_update(story))
+            published = await progress_ports.publish(make_update(story))
             rejected, delivered = await next_event(events), await next_event(events)
 
         assert isinstance(rejected, Rejected)
@@ -223,6 +236,7 @@ class ProgressFeedContract:
         story = uuid.uuid4()
         now = datetime.now(UTC)
         stamps = [now, now - timedelta(seconds=5), now + timedelta(seconds=1)]
+        await progress_ports.watch(story)
         async with subscribed(progress_ports.feed) as events:
             for percent, at in zip((10, 20, 30), stamps, strict=True):
                 await progress_ports.raw.send(

@@ -10,13 +10,16 @@ from dataclasses import dataclass
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster as ClusterClient
 
 from adapters.json_codec import JsonCodec
 from adapters.jwt_tokens import JwtTokenIssuer
+from adapters.redis_cluster import open_redis_cluster
 from adapters.redis_progress import RedisKeys, RedisProgressPublisher
 from entrypoints.container import open_redis
 from testkit.postgres import Database
 from testkit.processes import GatewayProcess, gateway_env
+from testkit.redis_cluster import RedisCluster
 
 SECRET = "integration-test-secret-0123456789abcdef"
 TTL_SECONDS = 600
@@ -36,6 +39,30 @@ async def redis_client(redis_url: str, key_prefix: str) -> AsyncIterator[Redis]:
         keys = [key async for key in client.scan_iter(match=f"{key_prefix}*")]
         if keys:
             await client.delete(*keys)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """One private Redis Cluster (3 masters, 3 replicas) for the whole run; torn down whatever happens."""
+    cluster = RedisCluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@contextlib.asynccontextmanager
+async def cluster_client_at(url: str) -> AsyncIterator[ClusterClient]:
+    """A cluster client built exactly as the gateway builds its own."""
+    async with contextlib.asynccontextmanager(open_redis_cluster)(url) as client:
+        yield client
+
+
+@pytest.fixture
+async def cluster_client(redis_cluster: RedisCluster) -> AsyncIterator[ClusterClient]:
+    """Keys need no cleanup: they expire, and the cluster goes away with the run."""
+    async with cluster_client_at(redis_cluster.url) as client:
+        yield client
 
 
 @pytest.fixture

@@ -1,0 +1,119 @@
+"""Progress over a Redis Cluster (`REDIS_MODE=cluster`), as CONTRACT.md's "Redis Cluster mode" says.
+
+A story's snapshot, counter and sharded channel share the hash tag `{<story_id>}`, so the atomic
+publish is one script on one shard; the update then goes to the owner's sharded channel
+`user:{<user_id>}` too, for dashboards. The client is built without retries, so a failure reaches
+the hub, which resubscribes and resyncs on its own terms.
+
+redis-py 8.1.0's cluster pub/sub, checked against its source and history:
+- it has the asyncio `ClusterPubSub` (new in 8.0, #3736), per-node connections from the node's own
+  pool (#4037), slot-grouped resubscription without CROSSSLOT (#4038), and channel migration when
+  the client's slot map changes (`on_slots_changed`);
+- it lacks #4076 (after 8.1): the map changes only when a *command* of the client meets an error or
+  a MOVED, so a pure subscriber whose master dies keeps its channels pinned to the dead node (it
+  answers connection refused, never MOVED) and hears nothing after the promotion; a slot that
+  moves (Redis then drops its sharded subscriptions) is not followed either; one failing node
+  makes the round-robin read raise for every node; and nothing serializes the reader with
+  `ssubscribe` on the same socket. `ClusterProgressFeed` therefore treats an error or a dropped
+  subscription as the end of its pubsub, re-reads the slot map and subscribes anew, and
+  serializes reads and (un)subscribes itself. tests/integration/test_redis_cluster.py shows
+  both gaps (failover, slot migration) against a bare `ClusterPubSub`.
+- `max_connections` is per node and raises `MaxConnectionsError` when exhausted: 8.1 has no
+  waiting pool for the cluster client (`ClusterNode.acquire_connection` never waits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from uuid import UUID
+
+from redis.asyncio.cluster import RedisCluster
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from adapters.json_codec import JsonCodec
+from adapters.redis_progress import PUBLISH_SCRIPT
+from domain.ports import Topic
+from domain.progress import ProgressUpdate
+
+# The standalone script, with the story's sharded channel: KEYS snapshot, counter; ARGV the
+# update's JSON without seq, the channel, the TTL. Returns {seq, the seq-stamped body}.
+CLUSTER_PUBLISH_SCRIPT = PUBLISH_SCRIPT.replace(
+    "redis.call('PUBLISH', ARGV[2], body)\nreturn seq",
+    "redis.call('SPUBLISH', ARGV[2], body)\nreturn {seq, body}",
+)
+
+
+class ClusterKeys:
+    """Names with a literal hash tag; the prefix goes before `story:`, outside the braces."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+
+    def snapshot(self, story_id: UUID) -> str:
+        return f"{self.prefix}story:{{{story_id}}}:progress"
+
+    def counter(self, story_id: UUID) -> str:
+        return f"{self.prefix}story:{{{story_id}}}:seq"
+
+    def story_channel(self, story_id: UUID) -> str:
+        return f"{self.prefix}story:{{{story_id}}}"
+
+    def user_channel(self, user_id: UUID) -> str:
+        return f"{self.prefix}user:{{{user_id}}}"
+
+    def channel(self, topic: Topic) -> str:
+        return self.story_channel(topic.id) if topic.kind == "story" else self.user_channel(topic.id)
+
+    def topic_of(self, channel: str) -> Topic | None:
+        """The topic a channel of ours stands for; None for any other name."""
+        for kind in ("story", "user"):
+            head = f"{self.prefix}{kind}:{{"
+            if channel.startswith(head) and channel.endswith("}"):
+                try:
+                    return Topic(kind, UUID(channel[len(head) : -1]))
+                except ValueError:
+                    return None
+        return None
+
+
+class ClusterProgressPublisher:
+    def __init__(self, client: RedisCluster, codec: JsonCodec, keys: ClusterKeys, ttl_seconds: int) -> None:
+        self._client = client
+        self._script = client.register_script(CLUSTER_PUBLISH_SCRIPT)
+        self._codec = codec
+        self._keys = keys
+        self._ttl = ttl_seconds
+
+    async def publish(self, update: ProgressUpdate, owner: UUID | None = None) -> ProgressUpdate:
+        """Store and publish on the story's shard, then on the owner's channel (the same body)."""
+        if owner is None:
+            raise ValueError("cluster mode needs the story's owner to publish an update")
+        unsequenced = replace(update, seq=None)
+        story = update.story_id
+        seq, body = await self._script(
+            keys=[self._keys.snapshot(story), self._keys.counter(story)],
+            args=[self._codec.encode_bytes(unsequenced), self._keys.story_channel(story), self._ttl],
+        )
+        await self._client.spublish(self._keys.user_channel(owner), body)
+        return replace(unsequenced, seq=int(seq))
+
+
+async def open_redis_cluster(url: str, max_connections: int = 100) -> AsyncIterator[RedisCluster]:
+    """No retries inside redis-py (a failure must reach the hub); bounded connect and read times.
+
+    `url` names any node; the client learns the others. It connects lazily, on first use."""
+    client = RedisCluster.from_url(
+        url,
+        socket_connect_timeout=2.0,
+        socket_timeout=5.0,
+        socket_keepalive=True,
+        health_check_interval=10,
+        retry=Retry(NoBackoff(), 0),
+        max_connections=max_connections,
+    )
+    try:
+        yield client
+    finally:
+        await client.aclose()
