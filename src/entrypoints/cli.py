@@ -100,7 +100,11 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def _publish(args: argparse.Namespace) -> None:
-    container = Container(settings=_settings({"REDIS_URL"}))
+    settings = _settings({"REDIS_URL"})
+    owner = parse_story_id(args.user, "--user") if args.user else None
+    if settings.redis_mode == "cluster" and owner is None:
+        raise SettingsError("--user USER_ID is required with REDIS_MODE=cluster (the owner's channel)")
+    container = Container(settings=settings)
     update = ProgressUpdate(
         parse_story_id(args.story_id), StoryStatus(args.status), args.percent, args.step, datetime.now(UTC)
     )
@@ -108,7 +112,7 @@ def _publish(args: argparse.Namespace) -> None:
     async def run() -> ProgressUpdate:
         try:
             publisher: ProgressPublisher = await resolve(container.publisher)
-            return await publisher.publish(update)
+            return await publisher.publish(update, owner)
         finally:
             await _shutdown(container)
 
@@ -185,6 +189,7 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("status", choices=[s.value for s in StoryStatus])
     publish.add_argument("percent", type=int, choices=range(101), metavar="percent")
     publish.add_argument("step")
+    publish.add_argument("--user", metavar="USER_ID", help="the story's owner (required in cluster mode)")
     publish.set_defaults(run=_publish)
     token = command("token", "sign a token for a user (JWT_SECRET)")
     token.add_argument("user_id")

@@ -21,6 +21,8 @@ from adapters.jwt_tokens import JwtTokenIssuer, JwtTokenVerifier
 from adapters.memory import MemoryBroker, MemoryStoryDirectory
 from adapters.postgres_stories import PostgresStoryDirectory, make_engine
 from adapters.prometheus_metrics import PrometheusMetrics
+from adapters.redis_cluster import ClusterKeys, ClusterProgressPublisher, open_redis_cluster
+from adapters.redis_cluster_feed import ClusterProgressFeed
 from adapters.redis_progress import RedisKeys, RedisProgressFeed, RedisProgressPublisher
 from domain.access import AccessPolicy
 from domain.backoff import Backoff
@@ -93,19 +95,36 @@ class Container(containers.DeclarativeContainer):
     engine = providers.Resource(open_engine, url=settings.provided.database_url)
     memory_broker = providers.Singleton(MemoryBroker, codec=codec)
 
+    cluster = providers.Resource(open_redis_cluster, url=settings.provided.redis_url)
+    cluster_keys = providers.Singleton(ClusterKeys, prefix=settings.provided.redis_key_prefix)
+
     feed = providers.Selector(
         settings.provided.backend,
-        real=providers.Singleton(RedisProgressFeed, client=redis, codec=codec, keys=keys),
+        real=providers.Selector(
+            settings.provided.redis_mode,
+            standalone=providers.Singleton(RedisProgressFeed, client=redis, codec=codec, keys=keys),
+            cluster=providers.Singleton(ClusterProgressFeed, client=cluster, codec=codec, keys=cluster_keys),
+        ),
         memory=memory_broker,
     )
     publisher = providers.Selector(
         settings.provided.backend,
-        real=providers.Singleton(
-            RedisProgressPublisher,
-            client=redis,
-            codec=codec,
-            keys=keys,
-            ttl_seconds=settings.provided.snapshot_ttl_seconds,
+        real=providers.Selector(
+            settings.provided.redis_mode,
+            standalone=providers.Singleton(
+                RedisProgressPublisher,
+                client=redis,
+                codec=codec,
+                keys=keys,
+                ttl_seconds=settings.provided.snapshot_ttl_seconds,
+            ),
+            cluster=providers.Singleton(
+                ClusterProgressPublisher,
+                client=cluster,
+                codec=codec,
+                keys=cluster_keys,
+                ttl_seconds=settings.provided.snapshot_ttl_seconds,
+            ),
         ),
         memory=memory_broker,
     )
