@@ -26,6 +26,17 @@ class _WireUpdate(msgspec.Struct):
     seq: Annotated[int, msgspec.Meta(ge=0)] | None = None
 
 
+class _WireOut(msgspec.Struct, omit_defaults=True):
+    """The wire's field order; `updated_at` keeps Python's ISO form (`+00:00`, as the contract shows)."""
+
+    story_id: uuid.UUID
+    status: str
+    progress_percent: int
+    current_step: str
+    updated_at: str
+    seq: int | None = None
+
+
 class JsonCodec:
     def __init__(self) -> None:
         self._encoder = msgspec.json.Encoder()
@@ -36,7 +47,17 @@ class JsonCodec:
         return self.encode_bytes(update).decode()
 
     def encode_bytes(self, update: ProgressUpdate) -> bytes:
-        return self._encoder.encode(update.to_wire())
+        """The same bytes as encoding `update.to_wire()`, without building the dict."""
+        return self._encoder.encode(
+            _WireOut(
+                update.story_id,
+                update.status.value,
+                update.progress_percent,
+                update.current_step,
+                update.updated_at.isoformat(),
+                update.seq,
+            )
+        )
 
     def decode(self, raw: bytes | str) -> ProgressUpdate:
         """Raises `InvalidUpdate` naming the field, `payload` when it is not JSON at all."""

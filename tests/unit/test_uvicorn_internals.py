@@ -75,9 +75,9 @@ def test_the_websockets_state_and_serialization_the_direct_writer_relies_on() ->
     protocol_state = WebSocketsSansIOProtocol.__init__.__code__.co_names
     assert "ServerProtocol" in protocol_state, "uvicorn no longer builds a websockets ServerProtocol"
     assert State.OPEN.name == "OPEN"
-    payload = b'{"seq":1}'
-    assert framed_text(payload) == Frame(Opcode.TEXT, payload).serialize(mask=False, extensions=[])
-    assert framed_text(payload) == b"\x81\x09" + payload
+    for size in (0, 1, 125, 126, 127, 65535, 65536, 70000):
+        payload = b"x" * size
+        assert framed_text(payload) == Frame(Opcode.TEXT, payload).serialize(mask=False, extensions=[]), size
 
 
 def test_the_subclass_only_overrides_what_it_means_to() -> None:
