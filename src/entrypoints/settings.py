@@ -135,7 +135,7 @@ SETTINGS: tuple[Setting, ...] = (
             _comma_list),
     Setting("KEEPALIVE_SECONDS", "keepalive_seconds", "30", "server ping after this long without a message",
             _number(0.01)),
-    Setting("SLOW_CLIENT_SECONDS", "slow_client_seconds", "30", "4008 after one send blocked this long",
+    Setting("SLOW_CLIENT_SECONDS", "slow_client_seconds", "30", "4008 when the client reads nothing so long",
             _number(0.01)),
     Setting("SNAPSHOT_TTL_SECONDS", "snapshot_ttl_seconds", "604800", "TTL of story:{id}:progress",
             _number(1, integer=True)),
