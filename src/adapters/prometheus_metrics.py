@@ -12,6 +12,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from adapters.prometheus_hot import HotCounter, HotHistogram, HotMetrics
+
 _LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60)
 
 
@@ -23,28 +25,11 @@ class PrometheusMetrics:
         self._closed = Counter(
             "gateway_connections_closed", "Closed connections by reason", ["endpoint", "reason"], registry=r
         )
-        self._received = Counter("gateway_updates_received", "Valid updates from the broker", registry=r)
-        self._lag = Histogram(
-            "gateway_update_lag_seconds",
-            "From the update's updated_at to its arrival here",
-            buckets=_LAG_BUCKETS,
-            registry=r,
-        )
         self._rejected = Counter(
             "gateway_updates_rejected", "Broker messages dropped as invalid, by field", ["field"], registry=r
         )
         self._merged = Counter("gateway_updates_merged", "Queued updates replaced by newer ones", registry=r)
         self._restarts = Counter("gateway_listener_restarts", "Broker listener restarts", registry=r)
-        self._sent = Counter(
-            "gateway_messages_sent", "Progress messages written to clients", ["endpoint"], registry=r
-        )
-        self._sent_by: dict[str, Counter] = {}
-        self._write_lag = Histogram(
-            "gateway_write_lag_seconds",
-            "From the update's updated_at to its write to a client socket",
-            buckets=_LAG_BUCKETS,
-            registry=r,
-        )
         self._connect = Histogram(
             "gateway_connect_seconds",
             "From accept to a subscribed connection with its snapshot queued (token, ownership, snapshot)",
@@ -61,9 +46,20 @@ class PrometheusMetrics:
         self._resyncs = Counter(
             "gateway_snapshot_resyncs", "Passes offering every subscriber the stored snapshots", registry=r
         )
-        self._broker_messages = Counter(
-            "gateway_broker_messages", "Messages read from the broker, valid or not", registry=r
+        self._received = HotCounter("gateway_updates_received", "Valid updates from the broker")
+        self._lag = HotHistogram(
+            "gateway_update_lag_seconds", "From the update's updated_at to its arrival here", _LAG_BUCKETS
         )
+        self._sent = HotCounter("gateway_messages_sent", "Progress messages written to clients", ["endpoint"])
+        self._write_lag = HotHistogram(
+            "gateway_write_lag_seconds",
+            "From the update's updated_at to its write to a client socket",
+            _LAG_BUCKETS,
+        )
+        self._broker_messages = HotCounter(
+            "gateway_broker_messages", "Messages read from the broker, valid or not"
+        )
+        r.register(HotMetrics(self._received, self._lag, self._sent, self._write_lag, self._broker_messages))
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
 
@@ -75,7 +71,7 @@ class PrometheusMetrics:
         self._closed.labels(endpoint, reason).inc()
 
     def update_received(self, lag_seconds: float) -> None:
-        self._received.inc()
+        self._received.add(1)
         self._lag.observe(max(lag_seconds, 0.0))
 
     def update_rejected(self, reason: str) -> None:
@@ -88,10 +84,7 @@ class PrometheusMetrics:
         self._restarts.inc()
 
     def sent(self, endpoint: str, count: int) -> None:
-        child = self._sent_by.get(endpoint)
-        if child is None:
-            child = self._sent_by[endpoint] = self._sent.labels(endpoint)
-        child.inc(count)
+        self._sent.add(count, endpoint)
 
     def written(self, lag_seconds: float) -> None:
         self._write_lag.observe(max(lag_seconds, 0.0))
@@ -109,7 +102,7 @@ class PrometheusMetrics:
         self._resyncs.inc()
 
     def broker_message(self) -> None:
-        self._broker_messages.inc()
+        self._broker_messages.add(1)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
