@@ -27,7 +27,7 @@ from entrypoints.app import Companion, create_app
 from entrypoints.container import Container
 from entrypoints.demo import DemoWorker
 from entrypoints.logs import configure_logging
-from entrypoints.server import run_server
+from entrypoints.server import raise_file_limit, run_server
 from entrypoints.services import Services, resolve
 from entrypoints.settings import SERVE_NEEDS, Settings, SettingsError, load_settings, settings_help
 from entrypoints.watch import add_watch_command
@@ -55,6 +55,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings(SERVE_NEEDS)
     workers = args.workers if args.workers is not None else settings.workers
     configure_logging(settings.log_level, settings.log_format)
+    raise_file_limit()
     if workers > 1:
         return run_workers(workers, settings)
     run_server(create_app(Container(settings=settings)), settings)

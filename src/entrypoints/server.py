@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import socket
 from types import FrameType
 
@@ -53,6 +54,15 @@ class GatewayServer(uvicorn.Server):
         while self.server_state.connections and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         await super().shutdown(sockets)
+
+
+def raise_file_limit() -> None:
+    """One socket is one file descriptor: take the hard limit, so that the soft default (often
+    1,024) never caps the connections below MAX_CONNECTIONS."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        logger.info("open files limit raised from %d to %d", soft, hard)
 
 
 def run_server(app: Litestar, settings: Settings) -> None:
