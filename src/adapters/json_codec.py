@@ -8,6 +8,7 @@ anything else takes the general path, so every payload gets the same verdict and
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -15,6 +16,8 @@ from typing import Annotated
 import msgspec
 
 from domain.progress import InvalidUpdate, ProgressUpdate, StoryStatus, parse_update
+
+logger = logging.getLogger(__name__)
 
 
 class _WireUpdate(msgspec.Struct):
@@ -68,6 +71,16 @@ class JsonCodec:
         return ProgressUpdate(
             wire.story_id, wire.status, wire.progress_percent, wire.current_step, wire.updated_at, wire.seq
         )
+
+    def decode_snapshot(self, raw: bytes | None) -> ProgressUpdate | None:
+        """A stored snapshot, or None when there is none or it is not a valid update (logged)."""
+        if raw is None:
+            return None
+        try:
+            return self.decode(raw)
+        except InvalidUpdate as exc:
+            logger.warning("ignored an invalid snapshot: %s", exc)
+            return None
 
     def _decode_checked(self, raw: bytes | str) -> ProgressUpdate:
         try:

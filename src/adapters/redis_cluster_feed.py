@@ -86,7 +86,7 @@ class ClusterProgressFeed:
         for start in range(0, len(story_ids), CHUNK):
             keys = [self._keys.snapshot(s) for s in story_ids[start : start + CHUNK]]
             raw = await self._bounded(self._client.mget_nonatomic, keys)
-            found.extend(u for u in map(self._snapshot_or_none, raw) if u is not None)
+            found.extend(u for u in map(self._codec.decode_snapshot, raw) if u is not None)
         return found
 
     async def ping(self) -> None:
@@ -126,11 +126,3 @@ class ClusterProgressFeed:
         if topic is None or topic.id != update.story_id:
             return Rejected(channel, "story_id: differs from the channel's")
         return update
-
-    def _snapshot_or_none(self, raw: bytes | None) -> ProgressUpdate | None:
-        if raw is None:
-            return None
-        try:
-            return self._codec.decode(raw)
-        except InvalidUpdate:
-            return None

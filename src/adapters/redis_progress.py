@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import math
 from collections.abc import AsyncGenerator, Collection, Sequence
 from dataclasses import replace
@@ -25,8 +24,6 @@ from adapters.json_codec import JsonCodec
 from domain.errors import FeedUnavailable
 from domain.ports import FeedEvent, Rejected, Subscribed, Topic
 from domain.progress import InvalidUpdate, ProgressUpdate
-
-logger = logging.getLogger(__name__)
 
 # KEYS: snapshot, counter. ARGV: the update's JSON without seq, channel, TTL. The counter survives a
 # legacy publisher's plain SET of the snapshot, so seq never goes back; the snapshot's own seq
@@ -127,7 +124,7 @@ class RedisProgressFeed:
         for start in range(0, len(story_ids), 500):
             chunk = story_ids[start : start + 500]
             raw = await self._command(self._client.mget, [self._keys.snapshot(s) for s in chunk])
-            found.extend(u for u in map(self._snapshot_or_none, raw) if u is not None)
+            found.extend(u for u in map(self._codec.decode_snapshot, raw) if u is not None)
         return found
 
     async def ping(self) -> None:
@@ -161,12 +158,3 @@ class RedisProgressFeed:
         if name != self._keys.channel(update.story_id):
             return Rejected(name, "story_id: differs from the channel's")
         return update
-
-    def _snapshot_or_none(self, raw: bytes | None) -> ProgressUpdate | None:
-        if raw is None:
-            return None
-        try:
-            return self._codec.decode(raw)
-        except InvalidUpdate as exc:
-            logger.warning("ignored an invalid snapshot: %s", exc)
-            return None
