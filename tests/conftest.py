@@ -1,4 +1,4 @@
-"""Fixtures shared by every layer: this run's Redis, database and key prefix."""
+"""Fixtures shared by every layer: this run's Redis, private Redis Cluster, database and key prefix."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from testkit.postgres import Database
 from testkit.redis import reachable_redis
+from testkit.redis_cluster import RedisCluster
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +31,15 @@ def database() -> Iterator[Database]:
     db = Database().create()
     yield db
     db.drop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """One private Redis Cluster (3 masters, 3 replicas) for the whole run, started on first use
+    and torn down whatever happens. A test that kills nodes brings them back (`revive`) or starts
+    its own cluster."""
+    cluster = RedisCluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

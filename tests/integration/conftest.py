@@ -41,16 +41,6 @@ async def redis_client(redis_url: str, key_prefix: str) -> AsyncIterator[Redis]:
             await client.delete(*keys)
 
 
-@pytest.fixture(scope="session")
-def redis_cluster() -> Iterator[RedisCluster]:
-    """One private Redis Cluster (3 masters, 3 replicas) for the whole run; torn down whatever happens."""
-    cluster = RedisCluster().start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
 @contextlib.asynccontextmanager
 async def cluster_client_at(url: str) -> AsyncIterator[ClusterClient]:
     """A cluster client built exactly as the gateway builds its own."""
