@@ -115,6 +115,11 @@ class MemoryStoryDirectory:
         self.lookups += 1
         return self.owners.get(story_id)
 
+    async def owners_of(self, story_ids: Sequence[UUID]) -> dict[UUID, UUID]:
+        self._check()
+        self.lookups += 1
+        return {s: self.owners[s] for s in story_ids if s in self.owners}
+
     async def stories_of(self, user_id: UUID) -> list[UUID]:
         self._check()
         return [story for story, owner in self.owners.items() if owner == user_id]

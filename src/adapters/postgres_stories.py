@@ -9,11 +9,12 @@ PostgreSQL restart, invalidates the pool and the query is run once more on a fre
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 from uuid import UUID
 
-from sqlalchemy import Column, MetaData, Table, Uuid, select, text
+from sqlalchemy import Column, MetaData, Table, Uuid, any_, bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -29,12 +30,21 @@ stories = Table(
 )
 
 
+OWNERS = select(stories.c.id, stories.c.user_id).where(
+    stories.c.id == any_(bindparam("ids", type_=ARRAY(Uuid())))
+)
+
+
 def make_engine(url: str, timeout: float = 1.5) -> AsyncEngine:
+    """Reads only, one statement each: autocommit, so a lookup is one round trip, not BEGIN,
+    SELECT and the ROLLBACK of returning the connection to the pool."""
     return create_async_engine(
         url,
         pool_size=10,
         max_overflow=10,
         pool_timeout=timeout,
+        isolation_level="AUTOCOMMIT",
+        pool_reset_on_return=None,
         connect_args={"timeout": timeout, "command_timeout": timeout},
     )
 
@@ -45,9 +55,16 @@ class PostgresStoryDirectory:
         self._timeout = timeout
 
     async def owner_of(self, story_id: UUID) -> UUID | None:
-        query = select(stories.c.user_id).where(stories.c.id == story_id)
-        owner = await self._run(lambda conn: conn.scalar(query))
-        return owner if isinstance(owner, UUID) else None
+        return (await self.owners_of([story_id])).get(story_id)
+
+    async def owners_of(self, story_ids: Sequence[UUID]) -> dict[UUID, UUID]:
+        """One statement for any number of stories (`id = ANY($1)`: one prepared statement)."""
+
+        async def found(conn: AsyncConnection) -> dict[UUID, UUID]:
+            rows = await conn.execute(OWNERS, {"ids": list(story_ids)})
+            return {row[0]: row[1] for row in rows}
+
+        return await self._run(found)
 
     async def stories_of(self, user_id: UUID) -> list[UUID]:
         query = select(stories.c.id).where(stories.c.user_id == user_id)

@@ -1,15 +1,18 @@
 """Story ownership, remembered: it never changes, and a reconnect storm must not become a query storm.
 
-Wraps any `StoryDirectory`. Owners found are kept (bounded, oldest forgotten first), and
-concurrent lookups of one story share a single query, so a thousand clients reconnecting to
-one story after a deploy cost one round trip to PostgreSQL, not a thousand.
+Wraps any `StoryDirectory`. Owners found are kept (bounded, oldest forgotten first), concurrent
+lookups of one story share a single query, and lookups of different stories that arrive together
+are batched into one (`owners_of`), so a thousand clients reconnecting after a deploy cost a
+handful of round trips to PostgreSQL, not a thousand.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from uuid import UUID
 
+from domain.batching import BatchedReads
 from domain.ports import StoryDirectory
 
 
@@ -17,6 +20,7 @@ class CachingDirectory:
     def __init__(self, directory: StoryDirectory, size: int = 100_000) -> None:
         self._directory = directory
         self._size = size
+        self._reads: BatchedReads[UUID, UUID] = BatchedReads(directory.owners_of)
         self._owners: dict[UUID, UUID] = {}
         self._pending: dict[UUID, asyncio.Future[UUID | None]] = {}
 
@@ -41,9 +45,12 @@ class CachingDirectory:
     async def ping(self) -> None:
         await self._directory.ping()
 
+    async def owners_of(self, story_ids: Sequence[UUID]) -> dict[UUID, UUID]:
+        return {s: owner for s in story_ids if (owner := await self.owner_of(s)) is not None}
+
     async def _look_up(self, story_id: UUID) -> UUID | None:
         try:
-            owner = await self._directory.owner_of(story_id)
+            owner = (await self._reads.read([story_id])).get(story_id)
         finally:
             del self._pending[story_id]
         if owner is not None:

@@ -51,3 +51,13 @@ class StoryDirectoryContract:
 
     async def test_ping_answers_while_the_directory_is_up(self, directory_ports: DirectoryPorts) -> None:
         assert await directory_ports.directory.ping() is None
+
+    async def test_owners_of_many_stories_in_one_call(self, directory_ports: DirectoryPorts) -> None:
+        known = {uuid.uuid4(): uuid.uuid4() for _ in range(3)}
+        for story, owner in known.items():
+            await directory_ports.add(story, owner)
+
+        found = await directory_ports.directory.owners_of([*known, uuid.uuid4()])
+
+        assert found == known
+        assert await directory_ports.directory.owners_of([]) == {}

@@ -25,6 +25,31 @@ async def test_concurrent_lookups_of_one_story_share_one_query() -> None:
     assert directory.lookups == 1
 
 
+async def test_concurrent_lookups_of_different_stories_are_batched_into_one_query() -> None:
+    owners = {uuid.uuid4(): uuid.uuid4() for _ in range(300)}
+    directory = MemoryStoryDirectory(owners)
+    cached = CachingDirectory(directory)
+
+    found = await asyncio.gather(*(cached.owner_of(story) for story in owners))
+
+    assert found == list(owners.values())
+    assert directory.lookups == 1
+
+
+async def test_a_lookup_that_arrives_during_a_batch_joins_the_next_one() -> None:
+    first, second = uuid.uuid4(), uuid.uuid4()
+    directory = MemoryStoryDirectory({first: uuid.uuid4(), second: uuid.uuid4()})
+    cached = CachingDirectory(directory)
+
+    early = asyncio.ensure_future(cached.owner_of(first))
+    await asyncio.sleep(0)  # the first batch is sent
+    late = await cached.owner_of(second)
+
+    assert await early == directory.owners[first]
+    assert late == directory.owners[second]
+    assert directory.lookups == 2
+
+
 async def test_unknown_stories_are_not_remembered_so_a_late_row_is_found() -> None:
     story, owner = uuid.uuid4(), uuid.uuid4()
     directory = MemoryStoryDirectory()

@@ -1,0 +1,69 @@
+"""Reads of many keys under a connect storm: one round trip for many connects, not one each.
+
+Keys asked for while a batch read is in flight, or within the same loop turn, join the next
+batch: a key is read once for all who want it, different keys together (`MGET`, `= ANY($1)`).
+A read is never shared with a caller that asked after it was sent: a connect that subscribed
+must read after it subscribed, or an update published in between could be missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any, Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class BatchedReads(Generic[K, V]):
+    def __init__(self, fetch: Callable[[list[K]], Awaitable[dict[K, V]]], max_batch: int = 1000) -> None:
+        self._fetch = fetch
+        self._max_batch = max_batch
+        self._wanted: dict[K, None] = {}
+        self._next: asyncio.Future[dict[K, V]] | None = None
+        self._reading = False
+
+    async def read(self, keys: Sequence[K]) -> dict[K, V]:
+        """The values found for `keys` (missing keys have none); the fetch's failure is raised."""
+        if not keys:
+            return {}
+        if len(keys) > self._max_batch:  # a dashboard of many stories: a read of its own
+            return await self._fetch(list(keys))
+        self._wanted.update(dict.fromkeys(keys))
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+            self._next.add_done_callback(_retrieve)
+            if not self._reading:
+                asyncio.get_running_loop().call_soon(self._flush)
+        return await asyncio.shield(self._next)
+
+    def _flush(self) -> None:
+        batch, future = list(self._wanted), self._next
+        self._wanted, self._next = {}, None
+        if future is not None:
+            self._reading = True
+            task = asyncio.ensure_future(self._read(batch, future))
+            task.add_done_callback(self._read_done)
+
+    async def _read(self, batch: list[K], future: asyncio.Future[dict[K, V]]) -> None:
+        try:
+            found = await self._fetch(batch)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:  # noqa: BLE001 (handed to every reader of the batch, raised there)
+            future.set_exception(exc)
+        else:
+            future.set_result(found)
+
+    def _read_done(self, task: asyncio.Future[None]) -> None:
+        self._reading = False
+        if self._next is not None:
+            self._flush()
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """A batch whose readers all gave up must not log "exception never retrieved"."""
+    if not future.cancelled():
+        future.exception()
