@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 
 import pytest
 
@@ -36,17 +37,34 @@ async def test_concurrent_lookups_of_different_stories_are_batched_into_one_quer
     assert directory.lookups == 1
 
 
+class GatedDirectory(MemoryStoryDirectory):
+    """A directory whose answers wait for `gate`: a query in flight."""
+
+    def __init__(self, owners: dict[uuid.UUID, uuid.UUID]) -> None:
+        super().__init__(owners)
+        self.gate = asyncio.Event()
+
+    async def owners_of(self, story_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+        found = await super().owners_of(story_ids)
+        await self.gate.wait()
+        return found
+
+
 async def test_a_lookup_that_arrives_during_a_batch_joins_the_next_one() -> None:
     first, second = uuid.uuid4(), uuid.uuid4()
-    directory = MemoryStoryDirectory({first: uuid.uuid4(), second: uuid.uuid4()})
+    directory = GatedDirectory({first: uuid.uuid4(), second: uuid.uuid4()})
     cached = CachingDirectory(directory)
 
     early = asyncio.ensure_future(cached.owner_of(first))
-    await asyncio.sleep(0)  # the first batch is sent
-    late = await cached.owner_of(second)
+    while directory.lookups == 0:  # noqa: ASYNC110 (the first batch is in flight once it is counted)
+        await asyncio.sleep(0)
+    late = asyncio.ensure_future(cached.owner_of(second))
+    await asyncio.sleep(0)
+    directory.gate.set()
+    late_owner = await late
 
     assert await early == directory.owners[first]
-    assert late == directory.owners[second]
+    assert late_owner == directory.owners[second]
     assert directory.lookups == 2
 
 
