@@ -102,6 +102,7 @@ class Session:
                 raise
             return self._ending
         finally:
+            self._task = None  # from now on nothing may interrupt the task (it closes the socket next)
             self._alarm.cancel()
             if self._sender is not None:
                 self._sender.cancel()
