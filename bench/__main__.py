@@ -51,7 +51,7 @@ async def bench(world: World, settings: Settings) -> Results:
                 continue
             if name == "scale" and rep >= settings.scale_repetitions:
                 continue
-            kinds = KINDS if (rep + index) % 2 == 0 else KINDS[::-1]
+            kinds: tuple[str, ...] = KINDS if (rep + index) % 2 == 0 else KINDS[::-1]
             if name in SERVE_ONLY:
                 kinds = ("serve",)
             for kind in kinds:

@@ -97,7 +97,8 @@ Scenarios (`BENCH_ONLY` names):
   10 stories x 200 clients published to at 100 updates/s per story (200,000 deliveries/s asked)
   on `serve` and on `serve --workers 2`: deliveries/s counted at the clients over the publishing
   time after a 1 s warm-up, server CPU (summed over the workers) per 1,000 deliveries, and the
-  cores busy in the server and in the client processes (on 2 cores they share the machine).
+  cores busy in the server, in the client processes and in the whole machine (`/proc/stat`): on
+  2 cores the server shares the machine with its clients, the publisher and Redis.
   Then two `serve` processes, each with the clients of a disjoint half of 20 stories, 20 updates
   to each story: `gateway_broker_messages_total` of each process, in standalone mode (pattern
   subscription) and in cluster mode (a private Redis Cluster of 3 masters, started and removed

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from adapters.json_codec import JsonCodec
 from adapters.redis_cluster import ClusterKeys, ClusterProgressPublisher, open_redis_cluster
@@ -26,6 +28,7 @@ from bench.settings import Settings
 from bench.world import TTL_SECONDS, Story, World, update
 from domain.progress import StoryStatus
 from testkit.metrics import scrape
+from testkit.redis import SHARED_REDIS
 from testkit.redis_cluster import RedisCluster
 
 Figures = dict[str, float | str]
@@ -55,6 +58,7 @@ async def scale(world: World, kind: str, settings: Settings) -> Figures:
     for label, run in (("1 worker", one), ("2 workers", two)):
         figures[f"scale, {what}: cores busy, server ({label}) [cores]"] = run.server_cores
         figures[f"scale, {what}: cores busy, the 2 client processes ({label}) [cores]"] = run.clients_cores
+        figures[f"scale, {what}: cores busy, the whole machine ({label}) [cores]"] = run.machine_cores
     published = MODE_STORIES * MODE_UPDATES
     what = f"2 processes each watching half of {MODE_STORIES} stories, {published} updates published"
     standalone = await broker_messages(world, cluster=None)
@@ -75,6 +79,7 @@ class Saturated:
     cpu_ms_per_1k: float  # server CPU (every worker) per 1,000 deliveries
     server_cores: float  # server CPU seconds a second
     clients_cores: float  # the client processes' CPU seconds a second
+    machine_cores: float  # every process's CPU seconds a second (the publisher, Redis, others)
 
 
 async def saturated(world: World, held: list[Story], workers: int, window: float) -> Saturated:
@@ -87,16 +92,29 @@ async def saturated(world: World, held: list[Story], workers: int, window: float
             try:
                 await asyncio.sleep(WARM_UP_SECONDS)
                 first, started = await clients.received(), time.monotonic()
-                cpu, clients_cpu = server.cpu(), clients.cpu()
+                cpu, clients_cpu, machine = server.cpu(), clients.cpu(), machine_busy_seconds()
                 await asyncio.sleep(window)
                 last, elapsed = await clients.received(), time.monotonic() - started
                 spent, clients_spent = server.cpu() - cpu, clients.cpu() - clients_cpu
+                machine = machine_busy_seconds() - machine
             finally:
                 publishing.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await publishing
     delivered = max(last - first, 1)
-    return Saturated(delivered / elapsed, spent / delivered * 1e6, spent / elapsed, clients_spent / elapsed)
+    return Saturated(
+        delivered / elapsed,
+        spent / delivered * 1e6,
+        spent / elapsed,
+        clients_spent / elapsed,
+        machine / elapsed,
+    )
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds spent by every process of the machine so far (all but idle and iowait)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 async def broker_messages(world: World, cluster: RedisCluster | None) -> tuple[float, float, int]:
@@ -107,7 +125,7 @@ async def broker_messages(world: World, cluster: RedisCluster | None) -> tuple[f
     half = MODE_STORIES // 2
     async with contextlib.AsyncExitStack() as stack:
         publisher: ClusterProgressPublisher | None = None
-        options: dict[str, str] = {}
+        redis_url, mode = SHARED_REDIS, "standalone"
         if cluster is not None:
             client = await stack.enter_async_context(
                 contextlib.asynccontextmanager(open_redis_cluster)(cluster.url)
@@ -115,9 +133,10 @@ async def broker_messages(world: World, cluster: RedisCluster | None) -> tuple[f
             await client.initialize()  # concurrent first uses race in redis-py 8.1 (redis-py#3935)
             publisher = ClusterProgressPublisher(client, JsonCodec(), ClusterKeys(world.prefix), TTL_SECONDS)
             await publish_cluster(publisher, held, StoryStatus.ANALYZING, 0, 0)  # the snapshots
-            options = {"redis_url": cluster.url, "REDIS_MODE": "cluster"}
+            redis_url, mode = cluster.url, "cluster"
         servers: list[Server] = [
-            await stack.enter_async_context(running("serve", world, **options)) for _ in range(2)
+            await stack.enter_async_context(running("serve", world, redis_url=redis_url, REDIS_MODE=mode))
+            for _ in range(2)
         ]
         urls = [servers[index // half].ws + story.path() for index, story in enumerate(held)]
         clients = await stack.enter_async_context(crowd("fanout", urls, "--retry"))
