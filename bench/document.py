@@ -94,7 +94,7 @@ Scenarios (`BENCH_ONLY` names):
   seconds until all hold their snapshot, clients that got 1013 or failed, WARNING lines logged.
 - `hold`: 10,000 connections (10 stories) on one server process, 1013 retried; failures and RSS.
 - `scale` (`serve` only: the floor has no workers and no cluster mode; 3 runs, 1 in quick mode):
-  10 stories x 200 clients published to at 100 updates/s per story (200,000 deliveries/s asked)
+  10 stories x 200 clients published to at 400 updates/s per story (800,000 deliveries/s asked)
   on `serve` and on `serve --workers 2`: deliveries/s counted at the clients over the publishing
   time after a 1 s warm-up, server CPU (summed over the workers) per 1,000 deliveries, and the
   cores busy in the server, in the client processes and in the whole machine (`/proc/stat`): on

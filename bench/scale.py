@@ -33,10 +33,11 @@ from testkit.redis_cluster import RedisCluster
 
 Figures = dict[str, float | str]
 SATURATION = (10, 200)  # stories, clients per story
-SATURATING_RATE = 100.0  # updates/s per story: 200,000 deliveries/s asked, more than one process sends
+SATURATING_RATE = 400.0  # updates/s per story: 800,000 deliveries/s asked, more than one process sends
 WARM_UP_SECONDS = 1.0
 MODE_STORIES, MODE_UPDATES = 20, 20  # stories in all (half per process), updates to each
 BROKER = "gateway_broker_messages_total"
+PART_SECONDS = 120  # each part takes 10 to 20 s; a part that hangs fails the run instead of the bench
 
 
 async def scale(world: World, kind: str, settings: Settings) -> Figures:
@@ -44,8 +45,10 @@ async def scale(world: World, kind: str, settings: Settings) -> Figures:
     figures: Figures = {}
     held = await world.stories(SATURATION[0])
     window = settings.publish_seconds
-    one = await saturated(world, held, 1, window)
-    two = await saturated(world, held, 2, window)
+    async with asyncio.timeout(PART_SECONDS):
+        one = await saturated(world, held, 1, window)
+    async with asyncio.timeout(PART_SECONDS):
+        two = await saturated(world, held, 2, window)
     what = f"{SATURATION[0]} stories x {SATURATION[1]} clients, saturated"
     figures[f"scale, {what}: deliveries/s, 1 worker [count]"] = one.per_second
     figures[f"scale, {what}: deliveries/s, 2 workers [count]"] = two.per_second
@@ -61,8 +64,9 @@ async def scale(world: World, kind: str, settings: Settings) -> Figures:
         figures[f"scale, {what}: cores busy, the whole machine ({label}) [cores]"] = run.machine_cores
     published = MODE_STORIES * MODE_UPDATES
     what = f"2 processes each watching half of {MODE_STORIES} stories, {published} updates published"
-    standalone = await broker_messages(world, cluster=None)
-    async with private_cluster() as cluster:
+    async with asyncio.timeout(PART_SECONDS):
+        standalone = await broker_messages(world, cluster=None)
+    async with private_cluster() as cluster, asyncio.timeout(PART_SECONDS):
         sharded = await broker_messages(world, cluster=cluster)
     for mode, (a, b, delivered) in (("standalone (pattern)", standalone), ("cluster (sharded)", sharded)):
         figures[f"scale, {what}: broker messages of process A, {mode} [count]"] = a
