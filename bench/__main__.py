@@ -93,7 +93,8 @@ def main() -> None:
     load = f"{load_before:.1f} and {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     mode = "quick" if settings.quick else "full"
     settings_line = (
-        f"{mode} mode, {settings.repetitions} run(s) per figure ({settings.held_repetitions} of `hold`), "
+        f"{mode} mode, {settings.repetitions} run(s) per figure ({settings.held_repetitions} of `hold`, "
+        f"{settings.scale_repetitions} of `scale`), "
         f"scenarios {','.join(settings.only)}"
     )
     target = ROOT / "BENCHMARKS.md"
