@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from redis.asyncio import Redis
 
-from bench import connects, fanout
+from bench import connects, fanout, scale
 from bench.document import document, kept_notes
 from bench.report import Results
 from bench.servers import KINDS
@@ -38,7 +38,9 @@ SCENARIOS: dict[str, Scenario] = {
     "stalled": fanout.stalled,
     "storm": connects.storm,
     "hold": connects.hold,
+    "scale": scale.scale,
 }
+SERVE_ONLY = {"scale"}  # the floor has no workers and no cluster mode: nothing to compare
 
 
 async def bench(world: World, settings: Settings) -> Results:
@@ -47,7 +49,11 @@ async def bench(world: World, settings: Settings) -> Results:
         for index, name in enumerate(n for n in SCENARIOS if n in settings.only):
             if name == "hold" and rep >= settings.held_repetitions:
                 continue
-            kinds = KINDS if (rep + index) % 2 == 0 else KINDS[::-1]
+            if name == "scale" and rep >= settings.scale_repetitions:
+                continue
+            kinds: tuple[str, ...] = KINDS if (rep + index) % 2 == 0 else KINDS[::-1]
+            if name in SERVE_ONLY:
+                kinds = ("serve",)
             for kind in kinds:
                 started = time.monotonic()
                 try:
@@ -87,7 +93,8 @@ def main() -> None:
     load = f"{load_before:.1f} and {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     mode = "quick" if settings.quick else "full"
     settings_line = (
-        f"{mode} mode, {settings.repetitions} run(s) per figure ({settings.held_repetitions} of `hold`), "
+        f"{mode} mode, {settings.repetitions} run(s) per figure ({settings.held_repetitions} of `hold`, "
+        f"{settings.scale_repetitions} of `scale`), "
         f"scenarios {','.join(settings.only)}"
     )
     target = ROOT / "BENCHMARKS.md"

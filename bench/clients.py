@@ -3,8 +3,9 @@
 The bench runs its clients in processes of their own, on uvloop, so that they do not starve the
 server on a small machine. Protocol, JSON lines on stdout: `{"started"}` once imported; after `go` on stdin it
 connects, then prints `ready` (outcomes, seconds until the last snapshot); in `fanout` mode it then
-waits for every connection's terminal update and prints `received` and the latencies. It closes
-its connections and exits when its stdin closes.
+waits for every connection's terminal update and prints `received` and the latencies; in `count`
+mode it prints `received` so far for each line on stdin (a fixed window is the difference of two).
+It closes its connections and exits when its stdin closes.
 """
 
 from __future__ import annotations
@@ -77,6 +78,11 @@ async def run(args: argparse.Namespace, urls: list[str]) -> None:
             latencies = [round(value * 1000, 2) for p in probes for value in p.latencies]
             unfinished = sum(1 for p in probes if not p.done.done())
             emit({"received": sum(p.received for p in probes), "unfinished": unfinished, "ms": latencies})
+        if args.mode == "count":
+            while await asyncio.to_thread(sys.stdin.readline):
+                emit({"received": sum(p.received for p in probes)})
+                for probe in probes:
+                    probe.latencies.clear()  # unused in this mode: keep memory flat
         await asyncio.to_thread(sys.stdin.read)
     finally:
         for probe in probes:
@@ -86,7 +92,7 @@ async def run(args: argparse.Namespace, urls: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("mode", choices=["hold", "fanout"])
+    parser.add_argument("mode", choices=["hold", "fanout", "count"])
     parser.add_argument("plan", help="a JSON file: the list of URLs, one per connection")
     parser.add_argument("--deflate", action="store_true", help="offer permessage-deflate")
     parser.add_argument("--stall", action="store_true", help="stop reading after the handshake")

@@ -45,6 +45,15 @@ class Crowd:
         """CPU seconds of the client processes so far: the instrument's own cost."""
         return sum(cpu_seconds(process.pid) for process in self.processes)
 
+    async def received(self, seconds: float = 30) -> int:
+        """Updates received so far by every connection (`count` mode)."""
+        for process in self.processes:
+            assert process.stdin is not None
+            process.stdin.write(b"count\n")
+        await asyncio.gather(*(process.stdin.drain() for process in self.processes if process.stdin))
+        records = [await read_record(process, seconds) for process in self.processes]
+        return sum(int(r["received"]) for r in records)
+
     async def results(self, seconds: float = 120) -> tuple[int, list[float]]:
         """Updates received after the snapshot, and each one's latency in ms (fan-out mode)."""
         records = [await read_record(process, seconds) for process in self.processes]

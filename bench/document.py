@@ -49,7 +49,7 @@ def document(table: str, *, settings_line: str, load: str, minutes: float, notes
 
 Written by `make bench` (`.venv/bin/python -m bench`), which took {minutes:.0f} minutes; {settings_line}.
 One scenario alone: `BENCH_ONLY=merge make bench` (names: fanout, merge, idle, connect, stalled,
-storm, hold; comma-separated); a short run: `BENCH_QUICK=1 make bench`. Those two print their
+storm, hold, scale; comma-separated); a short run: `BENCH_QUICK=1 make bench`. Those two print their
 table and write it to `artifacts/bench/latest.md`; only a complete run rewrites this file.
 
 Machine: {machine()}.
@@ -93,6 +93,16 @@ Scenarios (`BENCH_ONLY` names):
   each on a server just started (answering /healthz, its pools still cold, as after a restart);
   seconds until all hold their snapshot, clients that got 1013 or failed, WARNING lines logged.
 - `hold`: 10,000 connections (10 stories) on one server process, 1013 retried; failures and RSS.
+- `scale` (`serve` only: the floor has no workers and no cluster mode; 3 runs, 1 in quick mode):
+  10 stories x 200 clients published to at 400 updates/s per story (800,000 deliveries/s asked)
+  on `serve` and on `serve --workers 2`: deliveries/s counted at the clients over the publishing
+  time after a 1 s warm-up, server CPU (summed over the workers) per 1,000 deliveries, and the
+  cores busy in the server, in the client processes and in the whole machine (`/proc/stat`): on
+  2 cores the server shares the machine with its clients, the publisher and Redis.
+  Then two `serve` processes, each with the clients of a disjoint half of 20 stories, 20 updates
+  to each story: `gateway_broker_messages_total` of each process, in standalone mode (pattern
+  subscription) and in cluster mode (a private Redis Cluster of 3 masters, started and removed
+  by the scenario, published to with `ClusterProgressPublisher`).
 - Each figure is the median of the runs listed (serve; floor). The machine is shared: expect
   run-to-run differences of tens of percent in absolute values.
 

@@ -38,15 +38,23 @@ class Server:
 
 
 @asynccontextmanager
-async def running(kind: str, world: World, *, ready: bool = True) -> AsyncIterator[Server]:
+async def running(
+    kind: str, world: World, *, ready: bool = True, workers: int = 1, redis_url: str = SHARED_REDIS,
+    **overrides: str,
+) -> AsyncIterator[Server]:  # fmt: skip
     """A fresh server of `kind` on a free port, ready (subscribed to the broker, and for `serve` its
     PostgreSQL pool opened by the readiness probe), or with `ready=False` only answering /healthz
-    (as right after a restart); stopped after."""
+    (as right after a restart); stopped after. `serve` runs `workers` processes (`--workers`), on
+    `redis_url` with the settings in `overrides` (`REDIS_MODE="cluster"`)."""
     module, command = MODULES[kind]
-    env = gateway_env(SHARED_REDIS, world.database.url, SECRET, world.prefix)
+    if workers > 1:
+        command = (*command, "--workers", str(workers))
+    env = gateway_env(redis_url, world.database.url, SECRET, world.prefix, **overrides)
     process = GatewayProcess(env, module=module, command=command)
-    await asyncio.to_thread(process.start, ready=ready)
     try:
+        await asyncio.to_thread(process.start, ready=ready)
+        if workers > 1:
+            await asyncio.to_thread(process.wait_workers, workers)
         yield Server(kind, process)
     finally:
         if process.process is not None:

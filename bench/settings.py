@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 REPETITIONS = 5  # each figure is the median of this many runs (full mode)
 HELD_REPETITIONS = 3  # 10,000 connects cost `serve` ~10 s each: fewer runs of `hold`
-SCENARIOS = ("fanout", "merge", "idle", "connect", "stalled", "storm", "hold")
+SCALE_REPETITIONS = 3  # `scale` starts 6 servers and a Redis Cluster per run (~35 s)
+SCENARIOS = ("fanout", "merge", "idle", "connect", "stalled", "storm", "hold", "scale")
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Settings:
     connects: int
     held_connections: int
     held_repetitions: int
+    scale_repetitions: int
     only: tuple[str, ...]
 
     @property
@@ -41,5 +43,6 @@ def settings_from_env() -> Settings:
         connects=1000,
         held_connections=3000 if quick else 10_000,
         held_repetitions=1 if quick else HELD_REPETITIONS,
+        scale_repetitions=1 if quick else SCALE_REPETITIONS,
         only=only or SCENARIOS,
     )

@@ -29,6 +29,7 @@ STEP_TEXT = "Writing chapter {index}: the lighthouse keeper finds the letter und
 class Story:
     story_id: uuid.UUID
     token: str
+    owner: uuid.UUID
 
     def path(self) -> str:
         return f"/ws/stories/{self.story_id}/progress?token={self.token}"
@@ -51,7 +52,7 @@ class World:
         owners = [(uuid.uuid4(), uuid.uuid4()) for _ in range(count)]
         await self.database.insert_stories(owners)
         issuer = JwtTokenIssuer(SECRET)
-        stories = [Story(story, issuer.issue(user, ttl_seconds=TTL_SECONDS)) for story, user in owners]
+        stories = [Story(story, issuer.issue(user, ttl_seconds=TTL_SECONDS), user) for story, user in owners]
         await self.publish([update(s.story_id, StoryStatus.ANALYZING, 0, "queued") for s in stories])
         return stories
 
