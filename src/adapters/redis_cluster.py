@@ -24,18 +24,22 @@ redis-py 8.1.0's cluster pub/sub, checked against its source and history:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from uuid import UUID
 
 from redis.asyncio.cluster import RedisCluster
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from adapters.json_codec import JsonCodec
 from adapters.redis_progress import PUBLISH_SCRIPT
 from domain.ports import Topic
 from domain.progress import ProgressUpdate
+
+logger = logging.getLogger(__name__)
 
 # The standalone script, with the story's sharded channel: KEYS snapshot, counter; ARGV the
 # update's JSON without seq, the channel, the TTL. Returns {seq, the seq-stamped body}.
@@ -103,7 +107,9 @@ class ClusterProgressPublisher:
 async def open_redis_cluster(url: str, max_connections: int = 100) -> AsyncIterator[RedisCluster]:
     """No retries inside redis-py (a failure must reach the hub); bounded connect and read times.
 
-    `url` names any node; the client learns the others. It connects lazily, on first use."""
+    `url` names any node; the client learns the others. The slot map is read once here: redis-py
+    8.1 fails commands that run concurrently before it is initialised (redis-py#3935). A cluster
+    that does not answer yet is not fatal: the client then initialises on first use."""
     client = RedisCluster.from_url(
         url,
         socket_connect_timeout=2.0,
@@ -113,6 +119,10 @@ async def open_redis_cluster(url: str, max_connections: int = 100) -> AsyncItera
         retry=Retry(NoBackoff(), 0),
         max_connections=max_connections,
     )
+    try:
+        await client.initialize()
+    except (RedisError, OSError) as exc:
+        logger.warning("the Redis Cluster does not answer yet (%r); connecting on first use", exc)
     try:
         yield client
     finally:
