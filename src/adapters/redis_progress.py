@@ -60,6 +60,17 @@ class RedisKeys:
     def counter(self, story_id: UUID) -> str:
         return f"{self.prefix}story:{story_id}:seq"
 
+    def story_of(self, channel: str) -> UUID | None:
+        """The story of a channel named exactly as `channel(story_id)` names it, else None."""
+        head = f"{self.prefix}story:"
+        if not channel.startswith(head):
+            return None
+        try:
+            story = UUID(channel[len(head) :])
+        except ValueError:
+            return None
+        return story if self.channel(story) == channel else None
+
 
 class RedisProgressPublisher:
     def __init__(self, client: Redis, codec: JsonCodec, keys: RedisKeys, ttl_seconds: int) -> None:
@@ -77,6 +88,9 @@ class RedisProgressPublisher:
         return replace(unsequenced, seq=int(seq))
 
 
+CHANNELS_REMEMBERED = 100_000
+
+
 class RedisProgressFeed:
     per_topic = False  # one pattern subscription brings every story
 
@@ -85,6 +99,7 @@ class RedisProgressFeed:
         self._codec = codec
         self._keys = keys
         self._timeout = timeout
+        self._channels: dict[bytes, UUID | None] = {}
 
     async def events(self) -> AsyncGenerator[FeedEvent, None]:
         """Messages are read straight off the subscribed connection (RESP2 arrays, hiredis-parsed),
@@ -150,11 +165,20 @@ class RedisProgressFeed:
             raise FeedUnavailable(f"redis command failed: {exc!r}") from exc
 
     def _parse(self, channel: bytes, data: bytes) -> ProgressUpdate | Rejected:
-        name = channel.decode(errors="replace")
         try:
             update = self._codec.decode(data)
         except InvalidUpdate as exc:
-            return Rejected(name, str(exc))
-        if name != self._keys.channel(update.story_id):
-            return Rejected(name, "story_id: differs from the channel's")
+            return Rejected(channel.decode(errors="replace"), str(exc))
+        if self._story_of(channel) != update.story_id:
+            return Rejected(channel.decode(errors="replace"), "story_id: differs from the channel's")
         return update
+
+    def _story_of(self, channel: bytes) -> UUID | None:
+        """The story whose canonical channel this is, remembered (bounded): a story's messages keep
+        coming on one channel, and building its name again for each costs more than the lookup."""
+        story = self._channels.get(channel)
+        if story is None and channel not in self._channels:
+            story = self._channels[channel] = self._keys.story_of(channel.decode(errors="replace"))
+            if len(self._channels) > CHANNELS_REMEMBERED:
+                del self._channels[next(iter(self._channels))]
+        return story
