@@ -68,6 +68,15 @@ def ms(seconds: float) -> float:
     return timeout(seconds) * 1000
 
 
+async def holds_within(page: Page, function: str, arg: str, seconds: float) -> bool:
+    """Whether the page's JS `function(arg)` becomes true within `seconds` (polled every 20 ms)."""
+    try:
+        await page.wait_for_function(function, arg=arg, timeout=ms(seconds), polling=20)
+    except PlaywrightTimeout:
+        return False
+    return True
+
+
 class BrowserSockets:
     """WebSockets opened by page JS; everything returned here was observed inside Chromium."""
 
@@ -92,14 +101,8 @@ class BrowserSockets:
 
     async def until(self, name: str, condition: str, seconds: float, what: str) -> dict[str, Any]:
         """Wait until the JS `condition` over `s` (the socket's record) holds; fail naming `what`."""
-        try:
-            await self.page.wait_for_function(
-                f"(n) => {{ const s = window.sockets[n]; return Boolean({condition}); }}",
-                arg=name,
-                timeout=ms(seconds),
-                polling=20,
-            )
-        except PlaywrightTimeout:
+        function = f"(n) => {{ const s = window.sockets[n]; return Boolean({condition}); }}"
+        if not await holds_within(self.page, function, name, seconds):
             pytest.fail(f"socket {name!r}: timed out waiting for {what}; browser saw {await self.view(name)}")
         return await self.view(name)
 

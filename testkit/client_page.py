@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 from playwright.async_api import Page
-from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from testkit.browser import ms
+from testkit.browser import holds_within, ms
 
 # Hooks cannot cross from Python: `renewTokens` become `getToken` (handed out in order, the last
 # one repeated) and `authRetryToken` becomes `onAuthError`'s answer.
@@ -92,14 +91,8 @@ class ClientPage:
 
     async def until(self, name: str, condition: str, seconds: float, what: str) -> dict[str, Any]:
         """Wait until the JS `condition` over `r` (the record) and `c` (the connection) holds."""
-        try:
-            await self.page.wait_for_function(
-                f"(n) => {{ const r = window.follows[n]; const c = r.conn; return Boolean({condition}); }}",
-                arg=name,
-                timeout=ms(seconds),
-                polling=20,
-            )
-        except PlaywrightTimeout:
+        function = f"(n) => {{ const r = window.follows[n]; const c = r.conn; return Boolean({condition}); }}"
+        if not await holds_within(self.page, function, name, seconds):
             pytest.fail(f"client {name!r}: timed out waiting for {what}; it saw {await self.view(name)}")
         return await self.view(name)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from testkit.processes import ROOT, free_port, port_open
+from testkit.processes import ROOT, OnLoopback, free_port, port_open
 from testkit.waiting import timeout, wait_until
 
 NGINX = Path("/usr/sbin/nginx")
@@ -57,21 +57,13 @@ def _replace_once(text: str, old: str, new: str) -> str:
 
 
 @dataclass
-class NginxProxy:
+class NginxProxy(OnLoopback):
     """nginx on a free port, proxying to the gateway on `upstream_port` with the documented config."""
 
     upstream_port: int
     port: int = field(default_factory=free_port)
     prefix: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="nginx-")))
     process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
 
     @property
     def access_log(self) -> Path:

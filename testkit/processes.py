@@ -62,8 +62,22 @@ def http_status(url: str) -> int | None:
         return None
 
 
+class OnLoopback:
+    """The URLs of a server of the tests listening on `port` of 127.0.0.1."""
+
+    port: int
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+
 @dataclass
-class GatewayProcess:
+class GatewayProcess(OnLoopback):
     """The real `serve` command in a subprocess on a free port; its log is kept for inspection.
     `module` and `command` run another server with the same environment (the bench's ASGI floor)."""
 
@@ -75,14 +89,6 @@ class GatewayProcess:
     log_path: Path = field(
         default_factory=lambda: Path(tempfile.mkstemp(prefix="gateway-", suffix=".log")[1])
     )
-
-    @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
 
     @property
     def pid(self) -> int:

@@ -110,12 +110,12 @@ class Gateway:
             logger.exception("%s connection failed", endpoint)
             closure = Closure.INTERNAL
         finally:
-            self._metrics.connection_closed(endpoint, closure.value if closure else "client_closed")
+            reason = closure.value if closure else "client_closed"
+            self._metrics.connection_closed(endpoint, reason)
         if closure is not None:
             await self._close(socket, closure)
         code = closure.code if closure else (context.client_close_code or _NO_CLOSE_FRAME)
         self._metrics.close_code(endpoint, code)
-        reason = closure.value if closure else "client_closed"
         logger.info("connection closed", extra={"close_code": code, "close_reason": reason})
 
     def _authenticate(self, token: str | None) -> Principal:

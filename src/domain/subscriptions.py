@@ -69,10 +69,6 @@ class ProgressHub:
     def ready(self) -> bool:
         return self._listener.ready
 
-    @property
-    def watched_topics(self) -> list[Topic]:
-        return self._topics.watched
-
     async def start(self) -> None:
         self._listening = self._tasks.spawn(self._listener.run_forever(), name="progress-listener")
 

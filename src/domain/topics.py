@@ -26,10 +26,6 @@ class TopicSubscriptions:
         self._confirmed: dict[Topic, asyncio.Future[None]] = {}
         self._dropping: dict[Topic, asyncio.TimerHandle] = {}
 
-    @property
-    def watched(self) -> list[Topic]:
-        return list(self._confirmed)
-
     async def acquire(self, topic: Topic) -> None:
         """Subscribed to `topic` until `release`; a broker failure is logged, not raised: the feed
         keeps the topic and subscribes it again with the next subscription, which resyncs."""

@@ -18,12 +18,16 @@ _SECRETS = re.compile(r"(token=|bearer,\s*|auth\s+)[A-Za-z0-9_\-.=%]+", re.IGNOR
 _CONNECTION_FIELDS = ("conn_id", "endpoint", "user_id", "close_code", "close_reason")
 
 
+def redact(text: str) -> str:
+    return _SECRETS.sub(r"\1[redacted]", text)
+
+
 class RedactTokens(logging.Filter):
     """uvicorn logs WebSocket URLs with their query string; no token may reach a log line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = _SECRETS.sub(r"\1[redacted]", message)
+        redacted = redact(message)
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
@@ -58,7 +62,7 @@ class JsonFormatter(logging.Formatter):
             if (value := getattr(record, name, None)) is not None:
                 entry[name] = value
         if record.exc_info:
-            entry["exception"] = _SECRETS.sub(r"\1[redacted]", self.formatException(record.exc_info))
+            entry["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -23,7 +21,6 @@ from datetime import UTC, datetime
 import pytest
 import pytest_asyncio
 from playwright.async_api import Page
-from websockets.exceptions import ConnectionClosed
 
 from adapters.json_codec import JsonCodec
 from adapters.redis_cluster import ClusterKeys, ClusterProgressPublisher, open_redis_cluster
@@ -33,9 +30,9 @@ from testkit.clients import clients_on_workers
 from testkit.postgres import Database
 from testkit.processes import GatewayProcess, gateway_env, http_status
 from testkit.redis_cluster import RedisCluster
-from testkit.waiting import timeout, wait_until
+from testkit.waiting import wait_until
 from tests.e2e.conftest import Tokens, new_story
-from tests.e2e.test_workers import BrowserOnWorkers
+from tests.e2e.test_workers import BrowserOnWorkers, sigterm_closes_every_socket_with_1001
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 logger = logging.getLogger(__name__)
@@ -143,19 +140,7 @@ async def test_two_cluster_workers_serve_every_client_and_sigterm_closes_all_wit
             (3, 100),
         ]
 
-        started = time.monotonic()
-        code = await asyncio.to_thread(gateway.stop, signal.SIGTERM, 10)
-        stop_seconds = time.monotonic() - started
-        assert code == 0
-        assert stop_seconds < timeout(5)
-        for name in browser.served_by:
-            close = await sockets.closed(name)
-            assert (close["code"], close["reason"]) == (1001, "shutdown"), name
-        for client in plain:
-            with pytest.raises(ConnectionClosed) as closed:
-                await client.progress.connection.recv()
-            assert closed.value.rcvd is not None
-            assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1001, "shutdown")
+        stop_seconds = await sigterm_closes_every_socket_with_1001(gateway, browser, plain)
     logger.info(
         "cluster mode: %d browser sockets on workers %s, %d plain clients; SIGTERM to exit 0 in %.2f s",
         len(browser.served_by),

@@ -22,7 +22,7 @@ from playwright.async_api import Page
 from websockets.exceptions import ConnectionClosed
 
 from testkit.browser import BrowserSockets
-from testkit.clients import clients_on_workers
+from testkit.clients import WorkerClient, clients_on_workers
 from testkit.postgres import Database
 from testkit.processes import GatewayProcess, tcp_sockets
 from testkit.waiting import timeout
@@ -31,6 +31,27 @@ from tests.e2e.conftest import Publisher, Tokens, new_story
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 logger = logging.getLogger(__name__)
 MAX_BROWSER_SOCKETS = 20
+
+
+async def sigterm_closes_every_socket_with_1001(
+    gateway: GatewayProcess, browser: BrowserOnWorkers, plain: list[WorkerClient]
+) -> float:
+    """SIGTERM to the supervisor: exit 0 within 5 s, and 1001 `shutdown` on every browser and plain
+    socket of every worker. Returns the seconds to exit."""
+    started = time.monotonic()
+    code = await asyncio.to_thread(gateway.stop, signal.SIGTERM, 10)
+    stop_seconds = time.monotonic() - started
+    assert code == 0
+    assert stop_seconds < timeout(5)
+    for name in browser.served_by:
+        close = await browser.sockets.closed(name)
+        assert (close["code"], close["reason"]) == (1001, "shutdown"), name
+    for client in plain:
+        with pytest.raises(ConnectionClosed) as closed:
+            await client.progress.connection.recv()
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1001, "shutdown")
+    return stop_seconds
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -125,19 +146,7 @@ async def test_two_workers_serve_every_client_and_sigterm_closes_all_with_1001(
         ]
         await sockets.progress_where("dash", f"p.story_id === '{old_story}' && p.seq === 3")
 
-        started = time.monotonic()
-        code = await asyncio.to_thread(gateway.stop, signal.SIGTERM, 10)
-        stop_seconds = time.monotonic() - started
-        assert code == 0
-        assert stop_seconds < timeout(5)
-        for name in browser.served_by:
-            close = await sockets.closed(name)
-            assert (close["code"], close["reason"]) == (1001, "shutdown"), name
-        for client in plain:
-            with pytest.raises(ConnectionClosed) as closed:
-                await client.progress.connection.recv()
-            assert closed.value.rcvd is not None
-            assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1001, "shutdown")
+        stop_seconds = await sigterm_closes_every_socket_with_1001(gateway, browser, plain)
     logger.info(
         "%d browser sockets on workers %s, %d plain clients; SIGTERM to exit 0 in %.2f s",
         len(browser.served_by),
