@@ -9,7 +9,7 @@ from uuid import UUID
 import jwt
 
 from domain.errors import AccessDenied, Closure
-from domain.ports import Principal
+from domain.values import Principal
 
 
 class JwtTokenVerifier:

@@ -16,8 +16,8 @@ from uuid import UUID
 
 from adapters.json_codec import JsonCodec
 from domain.errors import AccessDenied, ClientGone, Closure, DirectoryUnavailable, FeedUnavailable
-from domain.ports import FeedEvent, Principal, Rejected, Subscribed, Topic
 from domain.progress import Frame, InvalidUpdate, ProgressUpdate
+from domain.values import FeedEvent, Principal, Rejected, Subscribed, Topic
 
 
 class MemoryBroker:

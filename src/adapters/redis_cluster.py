@@ -36,8 +36,8 @@ from redis.retry import Retry
 
 from adapters.json_codec import JsonCodec
 from adapters.redis_progress import PUBLISH_SCRIPT
-from domain.ports import Topic
 from domain.progress import ProgressUpdate
+from domain.values import Topic
 
 logger = logging.getLogger(__name__)
 

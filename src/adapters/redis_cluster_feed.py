@@ -19,8 +19,8 @@ from adapters.json_codec import JsonCodec
 from adapters.redis_cluster import ClusterKeys
 from adapters.redis_cluster_subscription import BROKER_ERRORS, ShardedSubscription
 from domain.errors import FeedUnavailable
-from domain.ports import FeedEvent, OwnerUpdate, Rejected, Subscribed, Topic
 from domain.progress import InvalidUpdate, ProgressUpdate
+from domain.values import FeedEvent, OwnerUpdate, Rejected, Subscribed, Topic
 
 T = TypeVar("T")
 CHUNK = 500  # snapshot keys per round of MGETs

@@ -17,6 +17,8 @@ from typing import Any
 from redis.asyncio.cluster import ClusterPubSub
 from redis.exceptions import RedisClusterException, RedisError
 
+from domain.aio.futures import retrieve
+
 # What a broker failure looks like here: RedisClusterException for an uncovered slot, RuntimeError
 # for a per-node pubsub whose connection is gone.
 BROKER_ERRORS = (RedisError, RedisClusterException, OSError, RuntimeError)
@@ -118,5 +120,5 @@ def settle(future: asyncio.Future[None]) -> None:
     """Cancel a waiter no one awaits any more, or mark its failure seen (else asyncio logs it)."""
     if not future.done():
         future.cancel()
-    elif not future.cancelled():
-        future.exception()
+    else:
+        retrieve(future)

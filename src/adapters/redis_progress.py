@@ -22,8 +22,8 @@ from redis.exceptions import RedisError
 
 from adapters.json_codec import JsonCodec
 from domain.errors import FeedUnavailable
-from domain.ports import FeedEvent, Rejected, Subscribed, Topic
 from domain.progress import InvalidUpdate, ProgressUpdate
+from domain.values import FeedEvent, Rejected, Subscribed, Topic
 
 # KEYS: snapshot, counter. ARGV: the update's JSON without seq, channel, TTL. The counter survives a
 # legacy publisher's plain SET of the snapshot, so seq never goes back; the snapshot's own seq

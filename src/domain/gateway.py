@@ -9,13 +9,14 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from uuid import UUID
 
-from domain.access import AccessPolicy
+from domain.access.policy import AccessPolicy
+from domain.connection.log_context import CONNECTION, ConnectionContext
+from domain.connection.outbox import Outbox
+from domain.connection.session import Refresh, Session, SessionLimits
 from domain.errors import AccessDenied, ClientGone, Closure, DirectoryUnavailable
-from domain.log_context import CONNECTION, ConnectionContext
-from domain.outbox import Outbox
-from domain.ports import ClientSocket, Metrics, Principal
-from domain.session import Refresh, Session, SessionLimits
-from domain.subscriptions import ProgressHub
+from domain.hub.hub import ProgressHub
+from domain.ports import ClientSocket, Metrics
+from domain.values import Principal
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Awaitable
 
 from domain.errors import DirectoryUnavailable, FeedUnavailable
+from domain.hub.hub import ProgressHub
 from domain.ports import ProgressFeed, StoryDirectory
-from domain.subscriptions import ProgressHub
 
 
 async def down_dependencies(

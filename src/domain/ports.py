@@ -3,52 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Collection, Sequence
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 from uuid import UUID
 
 from domain.errors import Closure
 from domain.progress import Frame, ProgressUpdate
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who a verified token speaks for, and until when (epoch seconds)."""
-
-    user_id: UUID
-    expires_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class Subscribed:
-    """The feed is (re)subscribed: anything published from now on will arrive."""
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """A broker message that is not a valid update, with the reason it was refused."""
-
-    channel: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Topic:
-    """A channel a process can subscribe to on its own (cluster mode): one story's, or one user's."""
-
-    kind: Literal["story", "user"]
-    id: UUID
-
-
-@dataclass(frozen=True, slots=True)
-class OwnerUpdate:
-    """An update heard on its owner's channel (cluster mode): it is for that user's dashboards."""
-
-    owner: UUID
-    update: ProgressUpdate
-
-
-FeedEvent = Subscribed | ProgressUpdate | OwnerUpdate | Rejected
+from domain.values import FeedEvent, Principal, Topic
 
 
 class TokenVerifier(Protocol):

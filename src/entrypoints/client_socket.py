@@ -15,8 +15,8 @@ from typing import Any
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
+from domain.connection.log_context import CONNECTION
 from domain.errors import CLOSE_CODES, ClientGone, Closure
-from domain.log_context import CONNECTION
 from domain.progress import Frame
 
 Socket = WebSocket[Any, Any, Any]

@@ -24,14 +24,14 @@ from adapters.prometheus_metrics import PrometheusMetrics
 from adapters.redis_cluster import ClusterKeys, ClusterProgressPublisher, open_redis_cluster
 from adapters.redis_cluster_feed import ClusterProgressFeed
 from adapters.redis_progress import RedisKeys, RedisProgressFeed, RedisProgressPublisher
-from domain.access import AccessPolicy
-from domain.backoff import Backoff
-from domain.directory_cache import CachingDirectory
+from domain.access.directory_cache import CachingDirectory
+from domain.access.policy import AccessPolicy
+from domain.aio.backoff import Backoff
+from domain.connection.session import SessionLimits
 from domain.gateway import Gateway
+from domain.hub.hub import ProgressHub
+from domain.hub.subscribers import Subscribers
 from domain.ports import Metrics, ProgressFeed
-from domain.session import SessionLimits
-from domain.subscribers import Subscribers
-from domain.subscriptions import ProgressHub
 from entrypoints.settings import Settings
 
 # A silently dead Redis connection (no reset) is found within about 10 + 3 x 5 = 25 s.

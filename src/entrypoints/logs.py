@@ -1,7 +1,7 @@
 """Logging for the server: one stderr handler, text or one JSON object a line, tokens redacted.
 
 Every record made inside a connection carries that connection's id, endpoint and user id (from
-`domain.log_context.CONNECTION`); the line that ends a connection also carries its close code and
+`domain.connection.log_context.CONNECTION`); the line that ends a connection also carries its close code and
 reason. uvicorn's loggers go through the same handler, so its lines are redacted too.
 """
 
@@ -12,7 +12,7 @@ import logging
 import re
 from datetime import UTC, datetime
 
-from domain.log_context import CONNECTION
+from domain.connection.log_context import CONNECTION
 
 _SECRETS = re.compile(r"(token=|bearer,\s*|auth\s+)[A-Za-z0-9_\-.=%]+", re.IGNORECASE)
 _CONNECTION_FIELDS = ("conn_id", "endpoint", "user_id", "close_code", "close_reason")

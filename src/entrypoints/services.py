@@ -10,8 +10,8 @@ from litestar.datastructures import State
 
 from adapters.prometheus_metrics import PrometheusMetrics
 from domain.gateway import Gateway
+from domain.hub.hub import ProgressHub
 from domain.ports import ProgressFeed, StoryDirectory
-from domain.subscriptions import ProgressHub
 from entrypoints.client_socket import FrameCache
 from entrypoints.container import Container
 from entrypoints.settings import Settings

@@ -38,6 +38,7 @@ from litestar import Litestar
 from uvicorn import Config
 from uvicorn.config import STARTUP_FAILURE
 
+from domain.aio.backoff import Backoff
 from entrypoints.app import create_app
 from entrypoints.container import Container
 from entrypoints.server import GatewayServer, gateway_config
@@ -51,6 +52,7 @@ SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # A worker that lived less than this died quickly; repeated quick deaths back off.
 STEADY_SECONDS = 10.0
 FIRST_DELAY, MAX_DELAY = 0.5, 10.0
+_RESTART_BACKOFF = Backoff(base=FIRST_DELAY, cap=MAX_DELAY, rng=lambda: 1.0)  # no jitter: one host
 # GatewayServer's own shutdown is bounded (about 8 s); past this a worker is killed.
 STOP_SECONDS = 15.0
 
@@ -297,7 +299,7 @@ def restart_delay(quick_deaths: int) -> float:
     """No delay after a worker that ran steadily, or after its first quick death; then doubling."""
     if quick_deaths <= 1:
         return 0.0
-    return float(min(FIRST_DELAY * 2 ** (quick_deaths - 2), MAX_DELAY))
+    return _RESTART_BACKOFF.delay(quick_deaths - 2)
 
 
 def _drain(fd: int) -> None:

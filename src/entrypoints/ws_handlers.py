@@ -12,7 +12,7 @@ from litestar import WebSocket, websocket
 from litestar.di import NamedDependency
 from litestar.params import FromPath, SkipValidation
 
-from domain.log_context import CONNECTION, ConnectionContext
+from domain.connection.log_context import CONNECTION, ConnectionContext
 from entrypoints.client_socket import LitestarClientSocket
 from entrypoints.services import Services
 

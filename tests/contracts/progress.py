@@ -20,8 +20,9 @@ from uuid import UUID
 import pytest
 
 from domain.errors import FeedUnavailable
-from domain.ports import FeedEvent, ProgressFeed, ProgressPublisher, Rejected, Subscribed, Topic
+from domain.ports import ProgressFeed, ProgressPublisher
 from domain.progress import ProgressUpdate, StoryStatus
+from domain.values import FeedEvent, Rejected, Subscribed, Topic
 from testkit.waiting import timeout
 
 

@@ -13,7 +13,7 @@ from redis.asyncio.cluster import RedisCluster as ClusterClient
 from adapters.json_codec import JsonCodec
 from adapters.redis_cluster import ClusterKeys, ClusterProgressPublisher
 from adapters.redis_cluster_feed import ClusterProgressFeed
-from domain.ports import Topic
+from domain.values import Topic
 from testkit.redis_cluster import RedisCluster
 from tests.contracts.progress import (
     BreakableFeed,

@@ -17,7 +17,7 @@ from redis.asyncio.cluster import RedisCluster as ClusterClient
 from adapters.json_codec import JsonCodec
 from adapters.redis_cluster import ClusterKeys, ClusterProgressPublisher
 from adapters.redis_cluster_feed import ClusterProgressFeed
-from domain.ports import FeedEvent, OwnerUpdate, Topic
+from domain.values import FeedEvent, OwnerUpdate, Topic
 from testkit.redis_cluster import RedisCluster
 from testkit.waiting import wait_for_condition
 from tests.contracts.progress import make_update, next_event, subscribed

@@ -20,8 +20,8 @@ from adapters.json_codec import JsonCodec
 from adapters.redis_cluster import ClusterKeys, ClusterProgressPublisher
 from adapters.redis_cluster_feed import ClusterProgressFeed
 from domain.errors import FeedUnavailable
-from domain.ports import FeedEvent, Subscribed, Topic
 from domain.progress import ProgressUpdate, StoryStatus
+from domain.values import FeedEvent, Subscribed, Topic
 from testkit.redis_cluster import RedisCluster
 from testkit.waiting import timeout, wait_for_condition
 from tests.contracts.progress import make_update, next_event, subscribed

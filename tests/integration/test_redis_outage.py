@@ -29,7 +29,7 @@ from tests.integration.conftest import TTL_SECONDS, NewStory, OwnedStory, StartG
 
 logger = logging.getLogger(__name__)
 CLIENTS = 3
-RESTARTS_BEFORE_RESTART = 5  # the 5th retry waits 0.8-1.6 s (domain.backoff defaults)
+RESTARTS_BEFORE_RESTART = 5  # the 5th retry waits 0.8-1.6 s (domain.aio.backoff defaults)
 
 
 @pytest.fixture

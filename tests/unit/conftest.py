@@ -15,11 +15,11 @@ import pytest
 from dependency_injector import providers
 
 from adapters.memory import MemoryBroker, MemoryMetrics, MemorySocket, MemoryStoryDirectory, MemoryTokens
-from domain.backoff import Backoff
+from domain.aio.backoff import Backoff
+from domain.connection.session import SessionLimits
 from domain.gateway import Gateway
+from domain.hub.hub import ProgressHub
 from domain.progress import ProgressUpdate, StoryStatus
-from domain.session import SessionLimits
-from domain.subscriptions import ProgressHub
 from entrypoints.container import Container
 from entrypoints.settings import Settings
 from testkit.waiting import timeout

@@ -10,9 +10,9 @@ from uuid import UUID
 import pytest
 
 from adapters.memory import MemoryStoryDirectory, MemoryTokens
-from domain.access import AccessPolicy
+from domain.access.policy import AccessPolicy
 from domain.errors import AccessDenied, Closure, DirectoryUnavailable
-from domain.ports import Principal
+from domain.values import Principal
 from testkit.waiting import timeout
 
 USER, OTHER, STORY, FOREIGN = (uuid.uuid4() for _ in range(4))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.backoff import Backoff
+from domain.aio.backoff import Backoff
 
 
 @settings(max_examples=200, deadline=None)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.client_frames import ClientFrame, Command, FloodGuard, read_frame
+from domain.connection.client_frames import ClientFrame, Command, FloodGuard, read_frame
 from domain.errors import Closure
 
 LIMIT = 4096

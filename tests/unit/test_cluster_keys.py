@@ -9,7 +9,7 @@ import pytest
 from redis.crc import key_slot
 
 from adapters.redis_cluster import CLUSTER_PUBLISH_SCRIPT, ClusterKeys
-from domain.ports import Topic
+from domain.values import Topic
 
 STORY = uuid.UUID("0b7c7f52-7a4e-4c1c-9d7e-1f7f0f5a9a11")
 USER = uuid.UUID("5d2f4a8e-3b1c-4e6f-8a9d-2c7b1e0f4d33")

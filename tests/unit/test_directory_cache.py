@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pytest
 
 from adapters.memory import MemoryStoryDirectory
-from domain.directory_cache import CachingDirectory
+from domain.access.directory_cache import CachingDirectory
 from domain.errors import DirectoryUnavailable
 
 

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from domain.log_context import CONNECTION
+from domain.connection.log_context import CONNECTION
 from testkit.waiting import timeout
 from tests.unit.conftest import Rig, eventually
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from adapters.memory import MemoryBroker
-from domain.backoff import Backoff
+from domain.aio.backoff import Backoff
 from domain.health import down_dependencies
 from tests.unit.conftest import MakeRig, Rig, eventually
 

@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 
 from adapters.json_codec import JsonCodec
-from domain.backoff import Backoff
+from domain.aio.backoff import Backoff
 from domain.errors import FeedUnavailable
 from domain.progress import StoryStatus
 from testkit.waiting import timeout

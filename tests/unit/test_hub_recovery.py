@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from adapters.memory import MemoryBroker, MemorySocket
-from domain.backoff import Backoff
+from domain.aio.backoff import Backoff
 from domain.errors import FeedUnavailable
 from domain.gateway import Gateway
+from domain.hub.hub import ProgressHub
 from domain.progress import ProgressUpdate, StoryStatus
-from domain.subscriptions import ProgressHub
 from entrypoints.container import Container
 from testkit.waiting import timeout
 from tests.unit.conftest import MakeRig, eventually, memory_container, progress

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from adapters.jwt_tokens import JwtTokenIssuer
-from domain.log_context import CONNECTION, ConnectionContext
+from domain.connection.log_context import CONNECTION, ConnectionContext
 from entrypoints.logs import ConnectionFields, JsonFormatter, RedactTokens
 
 JWT = JwtTokenIssuer("k" * 32).issue(uuid.UUID(int=1))

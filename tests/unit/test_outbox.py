@@ -9,8 +9,8 @@ from typing import Any
 from uuid import UUID
 
 from adapters.json_codec import JsonCodec
+from domain.connection.outbox import Offer, Outbox
 from domain.errors import Closure
-from domain.outbox import Offer, Outbox
 from domain.progress import Frame, StoryStatus
 from tests.unit.conftest import update
 

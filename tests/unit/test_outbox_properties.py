@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.json_codec import JsonCodec
-from domain.outbox import Offer, Outbox
+from domain.connection.outbox import Offer, Outbox
 from domain.progress import Frame, StoryStatus
 from tests.unit.conftest import update
 

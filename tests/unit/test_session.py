@@ -10,9 +10,9 @@ import uuid
 import pytest
 
 from adapters.memory import MemorySocket
+from domain.connection.session import SessionLimits
 from domain.errors import Closure
 from domain.progress import StoryStatus
-from domain.session import SessionLimits
 from testkit.waiting import timeout
 from tests.unit.conftest import MakeRig, Rig, progress
 

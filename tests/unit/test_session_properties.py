@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.memory import MemoryMetrics, MemorySocket
+from domain.connection.session import SessionLimits
 from domain.errors import Closure
-from domain.session import SessionLimits
 from testkit.waiting import timeout
 from tests.unit.conftest import memory_container, started
 

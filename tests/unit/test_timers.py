@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from domain.timers import Alarm
+from domain.connection.timers import Alarm
 from testkit.waiting import timeout
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from uuid import UUID
 
+from domain.connection.outbox import Offer, Outbox
 from domain.errors import Closure
-from domain.outbox import Offer, Outbox
 from domain.progress import Frame
 
 Index = dict[UUID, set[Outbox]]

@@ -8,6 +8,8 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from domain.aio.futures import failure
+
 logger = logging.getLogger(__name__)
 
 
@@ -31,5 +33,5 @@ class BackgroundTasks:
 
 def _log_failure(task: asyncio.Task[None]) -> None:
     """A background task must never fail silently."""
-    if not task.cancelled() and (error := task.exception()) is not None:
+    if (error := failure(task)) is not None:
         logger.error("background task %s failed", task.get_name(), exc_info=error)

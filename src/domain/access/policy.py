@@ -6,8 +6,9 @@ import asyncio
 from uuid import UUID
 
 from domain.errors import AccessDenied, Closure, DirectoryUnavailable
-from domain.ports import Principal, StoryDirectory, TokenVerifier
+from domain.ports import StoryDirectory, TokenVerifier
 from domain.progress import InvalidUpdate, parse_story_id
+from domain.values import Principal
 
 
 class AccessPolicy:

@@ -17,13 +17,14 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
-from domain.access import AccessPolicy
-from domain.client_frames import ClientFrame, Command, FloodGuard, read_frame
+from domain.access.policy import AccessPolicy
+from domain.connection.client_frames import ClientFrame, Command, FloodGuard, read_frame
+from domain.connection.outbox import Outbox
+from domain.connection.timers import Alarm
 from domain.errors import AccessDenied, ClientGone, Closure
-from domain.outbox import Outbox
-from domain.ports import ClientSocket, Metrics, Principal
+from domain.ports import ClientSocket, Metrics
 from domain.progress import Frame
-from domain.timers import Alarm
+from domain.values import Principal
 
 logger = logging.getLogger(__name__)
 

@@ -18,19 +18,20 @@ from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID
 
-from domain.backoff import Backoff
-from domain.directory_cache import CachingDirectory
+from domain.access.directory_cache import CachingDirectory
+from domain.aio.backoff import Backoff
+from domain.aio.tasks import BackgroundTasks
+from domain.connection.outbox import Offer, Outbox
 from domain.errors import Closure, FeedUnavailable
-from domain.listener import FeedListener
-from domain.outbox import Offer, Outbox
-from domain.owners import DashboardRouter
-from domain.ports import FrameEncoder, Metrics, OwnerUpdate, ProgressFeed, Topic
+from domain.hub.dashboard_routing import DashboardRouter
+from domain.hub.listener import FeedListener
+from domain.hub.resync import Resync
+from domain.hub.snapshots import SnapshotReader
+from domain.hub.subscribers import Subscribers, fan_out
+from domain.hub.topics import TopicSubscriptions
+from domain.ports import FrameEncoder, Metrics, ProgressFeed
 from domain.progress import Frame, ProgressUpdate
-from domain.resync import Resync
-from domain.snapshots import SnapshotReader
-from domain.subscribers import Subscribers, fan_out
-from domain.tasks import BackgroundTasks
-from domain.topics import TopicSubscriptions
+from domain.values import OwnerUpdate, Topic
 
 logger = logging.getLogger(__name__)
 

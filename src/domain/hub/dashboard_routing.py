@@ -16,7 +16,8 @@ from itertools import pairwise
 from typing import Any
 from uuid import UUID
 
-from domain.directory_cache import CachingDirectory
+from domain.access.directory_cache import CachingDirectory
+from domain.aio.backoff import Backoff
 from domain.errors import DirectoryUnavailable
 from domain.progress import Frame
 
@@ -33,7 +34,7 @@ class DashboardRouter:
         deliver: Deliver,
         *,
         max_stories_waiting: int = 100_000,
-        retry_after: float = 0.5,
+        backoff: Backoff | None = None,
         attempts: int = 6,
         timeout: float = 1.5,
         max_waiting: int = 32,
@@ -41,7 +42,7 @@ class DashboardRouter:
         self._directory = directory
         self._deliver = deliver
         self._max_stories_waiting = max_stories_waiting
-        self._retry_after = retry_after
+        self._backoff = backoff or Backoff(base=1.0, cap=16.0)
         self._attempts = attempts
         self._timeout = timeout
         self._max_waiting = max_waiting
@@ -62,15 +63,13 @@ class DashboardRouter:
 
     async def _resolve(self, story_id: UUID) -> None:
         """Look the owner up, retrying with backoff while the directory does not know the story."""
-        delay = self._retry_after
         try:
-            for _ in range(self._attempts):
+            for attempt in range(self._attempts):
                 if (owner := await self._lookup(story_id)) is not None:
                     for frame in self._waiting.pop(story_id, []):
                         self._deliver(owner, frame)
                     return
-                await asyncio.sleep(delay)
-                delay *= 2
+                await asyncio.sleep(self._backoff.delay(attempt))
             logger.warning("no owner found for story %s; its updates skip dashboards", story_id)
         finally:
             self._waiting.pop(story_id, None)

@@ -12,7 +12,8 @@ import asyncio
 from collections.abc import Sequence
 from uuid import UUID
 
-from domain.batching import BatchedReads
+from domain.aio.batching import BatchedReads
+from domain.aio.futures import retrieve
 from domain.ports import StoryDirectory
 
 
@@ -29,7 +30,7 @@ class CachingDirectory:
             return owner
         if (pending := self._pending.get(story_id)) is None:
             pending = self._pending[story_id] = asyncio.ensure_future(self._look_up(story_id))
-            pending.add_done_callback(_retrieve)
+            pending.add_done_callback(retrieve)
         return await asyncio.shield(pending)
 
     def known_owner(self, story_id: UUID) -> UUID | None:
@@ -61,9 +62,3 @@ class CachingDirectory:
         self._owners[story_id] = owner
         while len(self._owners) > self._size:
             del self._owners[next(iter(self._owners))]
-
-
-def _retrieve(future: asyncio.Future[UUID | None]) -> None:
-    """A lookup whose waiters all gave up (timed out) must not log "exception never retrieved"."""
-    if not future.cancelled():
-        future.exception()

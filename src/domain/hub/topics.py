@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from domain.aio.futures import failure
 from domain.errors import FeedUnavailable
-from domain.ports import ProgressFeed, Topic
+from domain.ports import ProgressFeed
+from domain.values import Topic
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ class TopicSubscriptions:
 
     def _failed(self, topic: Topic, done: asyncio.Future[None]) -> None:
         """A failed subscription is tried again by the next watcher (the feed also remembers it)."""
-        failed = done.cancelled() or done.exception() is not None
+        failed = done.cancelled() or failure(done) is not None
         if failed and self._confirmed.get(topic) is done:
             del self._confirmed[topic]
 
@@ -73,5 +75,5 @@ class TopicSubscriptions:
 
 
 def _log_unwatch_failure(task: asyncio.Future[None]) -> None:
-    if not task.cancelled() and (error := task.exception()) is not None:
+    if (error := failure(task)) is not None:
         logger.warning("unsubscribe failed (the next resubscription drops it): %r", error)

@@ -12,10 +12,11 @@ import logging
 from collections.abc import Callable
 from contextlib import aclosing
 
-from domain.backoff import Backoff
+from domain.aio.backoff import Backoff
 from domain.errors import FeedUnavailable
-from domain.ports import Metrics, OwnerUpdate, ProgressFeed, Rejected, Subscribed
+from domain.ports import Metrics, ProgressFeed
 from domain.progress import ProgressUpdate
+from domain.values import OwnerUpdate, Rejected, Subscribed
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from domain.batching import BatchedReads
+from domain.aio.batching import BatchedReads
 from domain.ports import ProgressFeed
 from domain.progress import ProgressUpdate
 

@@ -13,14 +13,14 @@ import logging
 from collections.abc import Iterable
 from uuid import UUID
 
-from domain.backoff import Backoff
+from domain.aio.backoff import Backoff
+from domain.aio.tasks import BackgroundTasks
+from domain.connection.outbox import Offer
 from domain.errors import DirectoryUnavailable, FeedUnavailable
-from domain.outbox import Offer
+from domain.hub.snapshots import SnapshotReader
+from domain.hub.subscribers import Index, Subscribers
 from domain.ports import FrameEncoder, Metrics, StoryDirectory
 from domain.progress import Frame
-from domain.snapshots import SnapshotReader
-from domain.subscribers import Index, Subscribers
-from domain.tasks import BackgroundTasks
 
 logger = logging.getLogger(__name__)
 

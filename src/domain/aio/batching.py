@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
+
+from domain.aio.futures import retrieve
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -33,7 +35,7 @@ class BatchedReads(Generic[K, V]):
         self._wanted.update(dict.fromkeys(keys))
         if self._next is None:
             self._next = asyncio.get_running_loop().create_future()
-            self._next.add_done_callback(_retrieve)
+            self._next.add_done_callback(retrieve)
             if not self._reading:
                 asyncio.get_running_loop().call_soon(self._flush)
         return await asyncio.shield(self._next)
@@ -61,9 +63,3 @@ class BatchedReads(Generic[K, V]):
         self._reading = False
         if self._next is not None:
             self._flush()
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    """A batch whose readers all gave up must not log "exception never retrieved"."""
-    if not future.cancelled():
-        future.exception()

@@ -1,0 +1,1 @@
+"""Who may watch what: the access policy, and story ownership remembered."""

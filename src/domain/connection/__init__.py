@@ -1,0 +1,1 @@
+"""One client connection: its session, outbox, frames from the client, timer and log context."""
