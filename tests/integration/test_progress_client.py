@@ -1,4 +1,4 @@
-"""The Python client (`progress_client`) against the real `serve`: updates, dashboard, auth errors,
+"""The Python client (`codestory_progress_client`) against the real `serve`: updates, dashboard, auth errors,
 a server restart on the same port, and in-band renewal past the first `exp`."""
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ import pytest
 
 from adapters.jwt_tokens import JwtTokenIssuer
 from adapters.redis_progress import RedisProgressPublisher
-from domain.progress import ProgressUpdate as ServerUpdate
-from domain.progress import StoryStatus
-from progress_client import (
+from codestory_progress_client import (
     AuthError,
     Backoff,
     ProgressStream,
@@ -24,6 +22,8 @@ from progress_client import (
     dashboard_updates,
     story_updates,
 )
+from domain.progress import ProgressUpdate as ServerUpdate
+from domain.progress import StoryStatus
 from testkit.postgres import Database
 from testkit.processes import GatewayProcess
 from testkit.waiting import timeout
