@@ -27,11 +27,13 @@ def tool(name: str) -> str:
     return path
 
 
-def run_module(source: str, payload: object) -> Any:
-    """Run the ES module `source` in Node with `payload` as JSON on stdin; its stdout, as JSON."""
+def run_module(source: str, payload: object, cwd: Path | None = None) -> Any:
+    """Run the ES module `source` in Node (bare imports resolved from `cwd`'s node_modules) with
+    `payload` as JSON on stdin; its stdout, as JSON."""
     done = subprocess.run(
         [tool("node"), "--input-type=module", "-e", source],
         input=json.dumps(payload),
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout(30),
