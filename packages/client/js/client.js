@@ -1,9 +1,8 @@
-// The progress gateway's browser client: one dependency-free ES module (types: client.d.ts).
-// It follows the gateway's contract, docs/protocol.md: the token travels as the `bearer`
-// subprotocol, retryable closes reconnect with capped exponential backoff and full jitter,
-// 4001/4003 stop (one retry with a token from `onAuthError`), the token is renewed in band before
-// `exp`, stale `seq`s are dropped, a malformed frame is skipped and reported (`malformed`).
-// The Python client (codestory_progress_client) has the same rules; a test holds them equal.
+// The progress gateway's browser client: one dependency-free ES module (types: client.d.ts), with
+// the contract's rules (docs/protocol.md): the token as the `bearer` subprotocol; retryable closes
+// reconnect with capped exponential backoff and full jitter; 4001/4003 stop (one retry with a token
+// from `onAuthError`); in-band renewal before `exp`; stale `seq`s dropped; a malformed frame skipped
+// and reported. The Python client (codestory_progress_client) has the same rules; a test holds them equal.
 
 /** Closes after which the client reconnects; 1000 and 1005 only when the client did not close. */
 export const RETRYABLE_CODES = new Set([1000, 1001, 1005, 1006, 1011, 1012, 1013, 1014, 4008, 4029]);
@@ -36,7 +35,7 @@ export function tokenExpiry(token) {
 }
 
 const isText = (value) => value === undefined || typeof value === "string";
-const isCount = (value) => Number.isSafeInteger(value);
+const isCount = Number.isSafeInteger;
 
 /**
  * The update in a text frame; null for anything else (control texts, binary data). A frame that
@@ -111,8 +110,7 @@ class ProgressConnection extends EventTarget {
     globalThis.addEventListener?.("online", this._onWake);
     globalThis.addEventListener?.("offline", this._onOffline);
     globalThis.document?.addEventListener("visibilitychange", this._onVisible);
-    // Deferred, so that listeners added right after `connectStory(...)` see every event, even a
-    // `close` of a socket that cannot even be constructed.
+    // Deferred: listeners added right after `connectStory(...)` see every event, a first `close` too.
     queueMicrotask(() => { if (!this._closed) this._connect(); });
   }
 
@@ -148,13 +146,18 @@ class ProgressConnection extends EventTarget {
       close: current((code, reason) => this._closedBy(code, reason)),
     };
     try {
-      transport = new WebSocketTransport(this._url, this._token, this._WebSocket, events);
+      transport = this._openTransport(events);
     } catch (error) { // a malformed URL, or a token that cannot be a subprotocol: retrying cannot help
       const reason = String(error).split(this._token).join("<token>"); // the browser's text may quote it
       return this._emit("close", { code: 1006, reason, willReconnect: false });
     }
     this._transport = transport;
     this._seen = new Set();
+  }
+
+  /** The transport of the next attempt: the one place where another transport would be chosen. */
+  _openTransport(events) {
+    return new WebSocketTransport(this._url, this._token, this._WebSocket, events);
   }
 
   _opened(protocol) {
