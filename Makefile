@@ -1,20 +1,22 @@
-# Every target installs what it needs: the venv, the Python packages, and Debian's chromium and nginx for e2e.
+# Every target installs what it needs: the venv, the Python packages, Debian's chromium and nginx for e2e,
+# and Debian's nodejs and npm for the JavaScript client's tests.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: run test lint unit integration e2e bench venv chromium nginx lock clean
+.PHONY: run test lint unit integration e2e bench venv chromium nginx node lock clean
 
 run: $(STAMP)
 	$(BIN)/codestory-progress demo
 
 test: lint unit integration e2e
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock packages/client/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e 'packages/client[watch]'
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
@@ -26,18 +28,21 @@ chromium:
 nginx:
 	scripts/ensure-nginx.sh
 
+node:
+	scripts/ensure-node.sh
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests testkit bench
-	$(BIN)/ruff format --check src tests testkit bench
+	$(BIN)/ruff check src tests testkit bench packages/client
+	$(BIN)/ruff format --check src tests testkit bench packages/client
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) node
 	$(PYTEST) tests/unit
 
 integration: $(STAMP)
 	$(PYTEST) tests/integration
 
-e2e: $(STAMP) chromium nginx
+e2e: $(STAMP) chromium nginx node
 	$(PYTEST) tests/e2e
 
 bench: $(STAMP)
@@ -46,7 +51,7 @@ bench: $(STAMP)
 # Regenerate the pinned versions from the ranges in pyproject.toml.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check -e 'packages/client[watch]' -e '.[dev]'
 	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
 	rm -rf .lock-venv
 

@@ -1,8 +1,9 @@
 """A page that runs the gateway's own browser client (`GET /client.js`) and records what it does.
 
 Each connection gets a record in `window.follows[name]`: its events (`open`, `update`, `close`,
-`renewed`) with the browser's clock, the times it constructed a WebSocket (its handshake attempts),
-and the calls of its `onAuthError` hook. Everything returned here was observed inside Chromium.
+`renewed`, `malformed`) with the browser's clock, the times it constructed a WebSocket (its
+handshake attempts), and the calls of its `onAuthError` hook. Everything returned here was
+observed inside Chromium.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from testkit.browser import holds_within, ms
 # Hooks cannot cross from Python: `renewTokens` become `getToken` (handed out in order, the last
 # one repeated) and `authRetryToken` becomes `onAuthError`'s answer.
 FOLLOW_JS = """
-async () => {
-  const client = await import("/client.js");
+async (module) => {
+  const client = await import(module);
   window.follows = {};
   window.follow = (name, kind, base, storyId, options) => {
     const rec = {events: [], attempts: [], authErrors: [], getTokenCalls: 0};
@@ -39,7 +40,7 @@ async () => {
     }
     const conn = kind === "story" ? client.connectStory(base, storyId, opts)
                                   : client.connectDashboard(base, opts);
-    for (const type of ["open", "update", "close", "renewed"]) {
+    for (const type of ["open", "update", "close", "renewed", "malformed"]) {
       conn.addEventListener(type, (e) => rec.events.push({type, detail: e.detail, at: Date.now() / 1000}));
     }
     rec.conn = conn;
@@ -68,18 +69,27 @@ class ClientPage:
         response = await page.goto(f"{origin}/healthz", timeout=ms(10))
         assert response is not None
         assert response.ok
-        await page.evaluate(FOLLOW_JS)
-        return cls(page, origin.replace("http", "ws", 1))
+        return await cls.loaded(page, "/client.js", origin.replace("http", "ws", 1))
 
-    async def story(self, name: str, story_id: object, **options: Any) -> None:
-        await self._follow(name, "story", str(story_id), options)
+    @classmethod
+    async def loaded(cls, page: Page, module: str, base: str) -> ClientPage:
+        """Import the client from `module` (a URL, or a name the page's import map resolves) into the
+        page already open; connections go to `base` (ws://host:port)."""
+        await page.evaluate(FOLLOW_JS, module)
+        return cls(page, base)
+
+    async def story(self, name: str, story_id: object, base: str | None = None, **options: Any) -> None:
+        """Follow a story on this page's gateway, or on `base`."""
+        await self._follow(name, "story", str(story_id), base or self.base, options)
 
     async def dashboard(self, name: str, **options: Any) -> None:
-        await self._follow(name, "dashboard", None, options)
+        await self._follow(name, "dashboard", None, self.base, options)
 
-    async def _follow(self, name: str, kind: str, story: str | None, options: dict[str, Any]) -> None:
+    async def _follow(
+        self, name: str, kind: str, story: str | None, base: str, options: dict[str, Any]
+    ) -> None:
         await self.page.evaluate(
-            "([n, k, b, s, o]) => window.follow(n, k, b, s, o)", [name, kind, self.base, story, options]
+            "([n, k, b, s, o]) => window.follow(n, k, b, s, o)", [name, kind, base, story, options]
         )
 
     async def view(self, name: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Tokens as CONTRACT.md says: JWT, `sub` a user UUID, `exp` required, algorithms fixed by config."""
+"""Tokens as docs/protocol.md says: JWT, `sub` a user UUID, `exp` required, algorithms fixed by config."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Progress over a Redis Cluster (`REDIS_MODE=cluster`), as CONTRACT.md's "Redis Cluster mode" says.
+"""Progress over a Redis Cluster (`REDIS_MODE=cluster`), as docs/protocol.md's "Redis Cluster mode" says.
 
 A story's snapshot, counter and sharded channel share the hash tag `{<story_id>}`, so the atomic
 publish is one script on one shard; the update then goes to the owner's sharded channel

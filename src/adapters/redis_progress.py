@@ -1,4 +1,4 @@
-"""Progress over Redis, as CONTRACT.md says: channel `story:{id}`, snapshot key `story:{id}:progress`.
+"""Progress over Redis, as docs/protocol.md says: channel `story:{id}`, snapshot key `story:{id}:progress`.
 
 The publisher writes the snapshot and publishes in one Lua script that assigns the next `seq`
 (from a counter key beside the snapshot), so the snapshot never goes back and every update has

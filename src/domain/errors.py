@@ -21,7 +21,7 @@ class Closure(enum.StrEnum):
 
     @property
     def code(self) -> int:
-        """The WebSocket close code CONTRACT.md gives this reason."""
+        """The WebSocket close code docs/protocol.md gives this reason."""
         return CLOSE_CODES[self]
 
 

@@ -1,8 +1,9 @@
 """Every setting in one place: its variable, default, help text and check; a bad value names its variable.
 
-`SETTINGS` declares them (CONTRACT.md's table, plus `REDIS_KEY_PREFIX`); `load_settings` reads the
-environment through those declarations for every command, and `settings_help` turns them into the
-`--help` epilog, so the documentation of a setting cannot drift from its parser.
+`SETTINGS` declares them (the README's table; docs/protocol.md, the contract, names those clients and
+workers meet); `load_settings` reads the environment through those declarations for every command,
+and `settings_help` turns them into the `--help` epilog, so the documentation of a setting cannot
+drift from its parser.
 """
 
 from __future__ import annotations
@@ -198,7 +199,7 @@ def _jwt_key(env: Mapping[str, str], *, required: bool) -> tuple[str, tuple[str,
 
 
 def _key_algorithm(public_key: str) -> str:
-    """The default algorithm for a public key: RS256 for RSA, ES256 for EC (what CONTRACT.md names)."""
+    """The default algorithm for a public key: RS256 for RSA, ES256 for EC (what docs/protocol.md names)."""
     return "ES256" if _public_key_fits(public_key, "ES256") else "RS256"
 
 

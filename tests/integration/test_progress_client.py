@@ -1,9 +1,12 @@
-"""The Python client (`progress_client`) against the real `serve`: updates, dashboard, auth errors,
-a server restart on the same port, and in-band renewal past the first `exp`."""
+"""The Python client (`codestory_progress_client`) against the real `serve`: updates, dashboard, auth
+errors, a server restart on the same port, and in-band renewal past the first `exp`; and against a
+scripted stand-in, a malformed frame skipped."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import signal
 import time
 import uuid
@@ -14,9 +17,7 @@ import pytest
 
 from adapters.jwt_tokens import JwtTokenIssuer
 from adapters.redis_progress import RedisProgressPublisher
-from domain.progress import ProgressUpdate as ServerUpdate
-from domain.progress import StoryStatus
-from progress_client import (
+from codestory_progress_client import (
     AuthError,
     Backoff,
     ProgressStream,
@@ -24,8 +25,11 @@ from progress_client import (
     dashboard_updates,
     story_updates,
 )
+from domain.progress import ProgressUpdate as ServerUpdate
+from domain.progress import StoryStatus
 from testkit.postgres import Database
 from testkit.processes import GatewayProcess
+from testkit.scripted_gateway import scripted_gateway
 from testkit.waiting import timeout
 from tests.integration.conftest import SECRET, NewStory, StartGateway
 
@@ -174,3 +178,19 @@ async def test_token_renewed_in_band_keeps_the_stream_past_the_first_exp(
     assert len(handed_out) == 1
     assert rest[-1].progress_percent == 100
     assert stream.connections == 1
+
+
+async def test_a_malformed_frame_is_skipped_and_the_stream_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    good = {"story_id": "s", "status": "generating", "progress_percent": 40, "current_step": "", "seq": 4}
+    frames = ["{not json", json.dumps({**good, "story_id": 5}), '{"status": "complete"}', json.dumps(good)]
+
+    with caplog.at_level(logging.WARNING, logger="codestory_progress_client"):
+        async with scripted_gateway(frames) as stand_in, story_updates(stand_in.url, "s", "t") as stream:
+            update = await asyncio.wait_for(anext(aiter(stream)), timeout(5))
+
+    assert (update.story_id, update.progress_percent, update.seq) == ("s", 40, 4)
+    assert stream.malformed == 3
+    assert stream.connections == 1
+    assert stand_in.paths == ["/ws/stories/s/progress"]
+    skipped = [r.getMessage() for r in caplog.records if "malformed" in r.getMessage()]
+    assert len(skipped) == 3, skipped

@@ -1,5 +1,5 @@
 """`codestory-progress watch` against the real `serve`: exit codes 0, 1 and 2, `--json` lines, bars,
-and `--dashboard`."""
+and `--dashboard`; and the client distribution's own `codestory-progress-watch`, the same command."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import signal
 import sys
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -32,12 +33,19 @@ async def publish(publisher: RedisProgressPublisher, story: uuid.UUID, status: s
     )
 
 
-async def watch(*args: str, token: str | None = None) -> asyncio.subprocess.Process:
+GATEWAY_WATCH = (sys.executable, "-m", "entrypoints", "watch")
+CLIENT_WATCH = (str(Path(sys.executable).parent / "codestory-progress-watch"),)  # its console script
+
+
+async def watch(
+    *args: str, token: str | None = None, command: tuple[str, ...] = GATEWAY_WATCH
+) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if k != "CODESTORY_TOKEN"}
     if token is not None:
         env["CODESTORY_TOKEN"] = token
     return await asyncio.create_subprocess_exec(
-        *[sys.executable, "-m", "entrypoints", "watch", *args],
+        *command,
+        *args,
         cwd=ROOT,
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -140,3 +148,20 @@ async def test_watch_needs_a_story_or_dashboard_and_a_token() -> None:
     assert (both, tokenless) == (2, 2)
     assert "STORY_ID or --dashboard" in err_both
     assert "CODESTORY_TOKEN" in err_tokenless
+
+
+async def test_the_client_distribution_s_own_watch_script_follows_a_story_to_complete(
+    gateway: GatewayProcess, new_story: NewStory, redis_publisher: RedisProgressPublisher
+) -> None:
+    story = await new_story()
+    await publish(redis_publisher, story.id, "synthesizing", 90)
+    process = await watch(
+        str(story.id), "--json", "--url", gateway.ws, token=story.token, command=CLIENT_WATCH
+    )
+
+    assert (await first_line(process))["progress_percent"] == 90
+    await publish(redis_publisher, story.id, "complete", 100)
+    returncode, out, err = await finished(process)
+
+    assert returncode == 0, err
+    assert [json.loads(line)["status"] for line in out.splitlines()] == ["complete"]  # after the first line

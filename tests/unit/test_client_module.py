@@ -1,7 +1,9 @@
-"""`GET /client.js`: the browser client is served in every mode, as JavaScript, cached and revalidated."""
+"""`GET /client.js`: the browser client is served in every mode, as JavaScript, cached and revalidated;
+the file served is the npm package's one copy (packages/client/js)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from importlib import resources
 
@@ -12,6 +14,8 @@ from litestar.testing import TestClient
 from entrypoints.app import create_app
 from entrypoints.container import Container
 from entrypoints.settings import Settings
+from testkit.node import CLIENT_JS
+from testkit.processes import ROOT
 from testkit.waiting import timeout
 
 KEY = "unit-test-secret-of-at-least-32-bytes!"
@@ -57,3 +61,28 @@ def test_type_declarations_ship_beside_the_module() -> None:
     assert "export function connectDashboard(" in declarations
     assert "onAuthError?" in declarations
     assert "getToken?" in declarations
+
+
+@pytest.mark.parametrize("name", ["client.js", "client.d.ts"])
+def test_the_gateway_ships_the_npm_package_s_one_copy(client: TestClient[Litestar], name: str) -> None:
+    link = ROOT / "src" / "entrypoints" / "static" / name  # in git: a link to the package's file
+    package_file = CLIENT_JS / name
+
+    assert package_file.is_file()
+    assert not package_file.is_symlink()
+    assert link.is_symlink()
+    assert link.resolve() == package_file.resolve()
+    assert resources.files("entrypoints").joinpath(f"static/{name}").read_bytes() == package_file.read_bytes()
+    if name == "client.js":
+        assert client.get("/client.js").content == package_file.read_bytes()
+
+
+def test_the_npm_package_exports_the_module_and_its_types() -> None:
+    manifest = json.loads((CLIENT_JS / "package.json").read_text(encoding="utf-8"))
+
+    assert manifest["name"] == "@codestory/progress-client"
+    assert manifest["type"] == "module"
+    assert manifest["exports"]["."] == {"types": "./client.d.ts", "default": "./client.js"}
+    assert (manifest["main"], manifest["types"]) == ("./client.js", "./client.d.ts")
+    assert sorted(manifest["files"]) == ["client.d.ts", "client.js"]
+    assert "dependencies" not in manifest

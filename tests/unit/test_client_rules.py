@@ -1,17 +1,18 @@
 """The Python client's pure rules: close codes, backoff, the `seq` filter, renewal time, the parser,
-and its independence from the gateway's own packages."""
+and its independence from the gateway's own packages (websockets alone; rich only for `watch`)."""
 
 from __future__ import annotations
 
 import ast
 import base64
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
-import progress_client
-from progress_client.rules import (
+import codestory_progress_client
+from codestory_progress_client.rules import (
     Backoff,
     CloseAction,
     SeqFilter,
@@ -19,10 +20,10 @@ from progress_client.rules import (
     renewal_delay,
     token_expiry,
 )
-from progress_client.updates import parse_update
+from codestory_progress_client.updates import MalformedUpdate, parse_update
 
 
-@pytest.mark.parametrize("code", [1000, 1001, 1005, 1006, 1011, 1012, 1013, 1014, 4008])
+@pytest.mark.parametrize("code", [1000, 1001, 1005, 1006, 1011, 1012, 1013, 1014, 4008, 4029])
 def test_retryable_codes_reconnect(code: int) -> None:
     assert action_for(code) is CloseAction.RECONNECT
 
@@ -123,16 +124,57 @@ def test_parse_update_reads_progress_and_skips_control_texts() -> None:
     assert parse_update("auth ok") is None
 
 
-def test_the_client_imports_nothing_of_the_gateway() -> None:
-    gateway_packages = {"domain", "adapters", "entrypoints", "testkit", "tests"}
-    package = Path(progress_client.__file__).parent
-    imported: set[str] = set()
-    for module in package.glob("*.py"):
-        for node in ast.walk(ast.parse(module.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                imported.add(node.module.split(".")[0])
-            elif isinstance(node, ast.Import):
-                imported.update(alias.name.split(".")[0] for alias in node.names)
+@pytest.mark.parametrize(
+    ("frame", "why"),
+    [
+        ("{not json", "not JSON"),
+        ('{"status": "complete", "progress_percent": 100}', "story_id"),
+        ('{"story_id": "s", "progress_percent": 100}', "status"),
+        ('{"story_id": "s", "status": "complete", "progress_percent": "100"}', "progress_percent"),
+        ('{"story_id": "s", "status": "complete", "progress_percent": 99.5}', "progress_percent"),
+        ('{"story_id": "s", "status": "complete", "progress_percent": 100, "seq": "7"}', "seq"),
+        (
+            '{"story_id": "s", "status": "complete", "progress_percent": 100, "current_step": null}',
+            "current_step",
+        ),
+    ],
+)
+def test_a_malformed_frame_raises_a_typed_error_naming_what_is_wrong(frame: str, why: str) -> None:
+    with pytest.raises(MalformedUpdate, match=why) as raised:
+        parse_update(frame)
 
-    assert "websockets" in imported
-    assert not imported & gateway_packages
+    assert isinstance(raised.value, ValueError)
+
+
+def test_an_integral_float_is_read_as_an_integer_as_the_browser_reads_it() -> None:
+    update = parse_update('{"story_id": "s", "status": "generating", "progress_percent": 40.0, "seq": 2.0}')
+
+    assert update is not None
+    assert (update.progress_percent, update.seq) == (40, 2)
+    assert (type(update.progress_percent), type(update.seq)) == (int, int)
+
+
+def _top_level_imports(module: Path) -> set[str]:
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(module.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+    return imported
+
+
+def test_the_client_imports_nothing_of_the_gateway() -> None:
+    gateway_packages = {"domain", "adapters", "entrypoints", "progress_client", "testkit", "tests"}
+    package = Path(codestory_progress_client.__file__).parent
+    imported = {
+        name: _top_level_imports(module) for name, module in ((m.stem, m) for m in package.glob("*.py"))
+    }
+    third_party = {
+        name: found - set(sys.stdlib_module_names) - {"codestory_progress_client"}
+        for name, found in imported.items()
+    }
+
+    assert not set().union(*imported.values()) & gateway_packages
+    assert third_party.pop("watch") == {"rich"}  # the `watch` extra, imported only for the bars
+    assert set().union(*third_party.values()) == {"websockets"}, third_party

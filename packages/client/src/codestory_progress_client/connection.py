@@ -14,9 +14,16 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
-from progress_client.errors import AuthError, ConnectionRejected
-from progress_client.rules import Backoff, CloseAction, SeqFilter, action_for, renewal_delay, token_expiry
-from progress_client.updates import ProgressUpdate, parse_update
+from codestory_progress_client.errors import AuthError, ConnectionRejected
+from codestory_progress_client.rules import (
+    Backoff,
+    CloseAction,
+    SeqFilter,
+    action_for,
+    renewal_delay,
+    token_expiry,
+)
+from codestory_progress_client.updates import MalformedUpdate, ProgressUpdate, parse_update
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +32,8 @@ TokenSource = Callable[[], str | Awaitable[str]]
 
 class ProgressStream:
     """Updates of one endpoint, across reconnects, until `aclose()` or a close that retrying
-    cannot fix (`AuthError` on 4001/4003, `ConnectionRejected` on a client fault)."""
+    cannot fix (`AuthError` on 4001/4003, `ConnectionRejected` on a client fault). A malformed
+    frame is skipped, logged and counted in `malformed`; it never ends the stream."""
 
     def __init__(
         self,
@@ -46,6 +54,7 @@ class ProgressStream:
         self._seqs = SeqFilter()
         self._stream: AsyncGenerator[ProgressUpdate] | None = None
         self.connections = 0  # handshakes attempted, for callers that report on them
+        self.malformed = 0  # frames skipped because they were not a progress message
 
     async def __aenter__(self) -> ProgressStream:
         return self
@@ -113,7 +122,7 @@ class ProgressStream:
                     await ws.send("pong")
                 elif (
                     isinstance(text, str)
-                    and (update := parse_update(text)) is not None
+                    and (update := self._parse(text)) is not None
                     and self._seqs.accept(update.story_id, update.seq)
                 ):
                     yield update
@@ -121,6 +130,15 @@ class ProgressStream:
             renewal.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewal
+
+    def _parse(self, text: str) -> ProgressUpdate | None:
+        """The frame's update; None for a control text, and for a malformed frame (skipped, counted)."""
+        try:
+            return parse_update(text)
+        except MalformedUpdate as exc:
+            self.malformed += 1
+            logger.warning("skipped a malformed frame from %s (%s): %.120r", self.url, exc, text)
+            return None
 
     async def _renew(self, ws: ClientConnection) -> None:
         """Send `auth <JWT>` ahead of each token's `exp`; the server answers `auth ok` or 4001."""

@@ -1,6 +1,7 @@
 """The client's rules, pure: what each close code means, the backoff, the `seq` filter, renewal time.
 
-The same rules as the browser client (`client.js`), so both behave alike on every close.
+The same rules as the browser client (`js/client.js`), so both behave alike on every close;
+a test of the gateway's repository holds the two equal.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 # 1000 and 1005 count as retryable only because the client itself never closes before it stops:
-# a proxy that closes an idle socket must not end the stream.
-RETRYABLE_CODES = frozenset({1000, 1001, 1005, 1006, 1011, 1012, 1013, 1014, 4008})
+# a proxy that closes an idle socket must not end the stream. 4029: the user holds too many
+# connections on that gateway process; one may close meanwhile, so retry, with backoff.
+RETRYABLE_CODES = frozenset({1000, 1001, 1005, 1006, 1011, 1012, 1013, 1014, 4008, 4029})
 AUTH_CODES = frozenset({4001, 4003})
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from progress_client.connection import ProgressStream, TokenSource
-from progress_client.rules import Backoff
+from codestory_progress_client.connection import ProgressStream, TokenSource
+from codestory_progress_client.rules import Backoff
 
 
 def _ws_base(base_url: str) -> str:

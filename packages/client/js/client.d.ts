@@ -1,0 +1,115 @@
+// Types of the progress gateway's browser client: the npm package `@codestory/progress-client`,
+// also served by the gateway at `GET /client.js`.
+//
+//   import { connectStory } from "@codestory/progress-client";   // or "https://gateway.example/client.js"
+//   const story = connectStory("wss://gateway.example", storyId, { token, getToken, onAuthError });
+//   story.addEventListener("update", (e) => render(e.detail));
+//
+// A connection starts connecting in a microtask after `connectStory`/`connectDashboard` returns:
+// listeners added in the same synchronous run see every event, the first `close` included.
+
+/** One progress message (docs/protocol.md). */
+export interface ProgressUpdate {
+  story_id: string;
+  status: "analyzing" | "generating" | "synthesizing" | "complete" | "failed";
+  progress_percent: number;
+  current_step: string;
+  updated_at: string;
+  /** The story's update counter; absent only from a legacy publisher. */
+  seq?: number;
+}
+
+export interface CloseDetail {
+  code: number;
+  reason: string;
+  /** True when a reconnect is scheduled (retryable code) or granted (a token from `onAuthError`). */
+  willReconnect: boolean;
+  /** For a scheduled reconnect: its attempt number (0 first) and its delay. */
+  attempt?: number | null;
+  delayMs?: number | null;
+}
+
+export interface AuthErrorDetail {
+  /** 4001 (token missing, invalid or expired) or 4003 (story not yours or unknown). */
+  code: 4001 | 4003;
+  reason: string;
+}
+
+export interface ConnectOptions {
+  /** The JWT; sent as the `bearer` subprotocol, never in the URL. */
+  token: string;
+  /** Called some seconds before the token's `exp`; the result is sent in band (`auth <JWT>`). */
+  getToken?: () => string | Promise<string>;
+  /** Called on 4001/4003. A new token returned (or resolved) gets exactly one more attempt. */
+  onAuthError?: (detail: AuthErrorDetail) => string | null | undefined | Promise<string | null | undefined>;
+  /** Backoff floor and cap (defaults 500 and 20000): delay = min(max, min + random() * min(max, min * 2^n)). */
+  minDelayMs?: number;
+  maxDelayMs?: number;
+  /** Open this long and the backoff starts again from its first step (default 5000); an update does it at once. */
+  healthyAfterMs?: number;
+  /** Renew at most this long before `exp`, and at the latest half-way through the token's remaining life (default 15000). */
+  renewBeforeMs?: number;
+  /** A WebSocket implementation (tests, non-browser runtimes); default `globalThis.WebSocket`. */
+  WebSocket?: typeof WebSocket;
+}
+
+export interface MalformedDetail {
+  /** The frame's first 200 characters. */
+  data: string;
+  /** Why it is no progress message (not JSON, or a field of the wrong type). */
+  error: string;
+}
+
+export interface ProgressEvents {
+  /** A progress update newer than the one held (by `seq`), or the first one after a (re)connect. */
+  update: CustomEvent<ProgressUpdate>;
+  /** The socket closed; for 4001/4003 this comes once `onAuthError` has settled. */
+  close: CustomEvent<CloseDetail>;
+  /** The socket is open (the server selected the `bearer` subprotocol). */
+  open: CustomEvent<{ protocol: string }>;
+  /** The server answered `auth ok` to an in-band renewal. */
+  renewed: CustomEvent<{ expiresAt: number | null }>;
+  /** A frame that starts with `{` but is no progress message: skipped, the connection stays open. */
+  malformed: CustomEvent<MalformedDetail>;
+}
+
+interface ProgressConnection extends EventTarget {
+  addEventListener<K extends keyof ProgressEvents>(
+    type: K,
+    listener: (event: ProgressEvents[K]) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null,
+                   options?: boolean | AddEventListenerOptions): void;
+  /** Stop for good: closes the socket (1000), cancels reconnects and renewals. */
+  close(): void;
+}
+
+export interface StoryConnection extends ProgressConnection {
+  /** The story's latest update, or null before the first. */
+  readonly state: ProgressUpdate | null;
+}
+
+export interface DashboardConnection extends ProgressConnection {
+  /** Story id to its latest update, for every story of the user seen so far. */
+  readonly states: Map<string, ProgressUpdate>;
+}
+
+/** Follow one story. `baseUrl` is like `ws://host:port` (`http(s)://` is turned into `ws(s)://`). */
+export function connectStory(baseUrl: string, storyId: string, options: ConnectOptions): StoryConnection;
+
+/** Follow every story of the token's user, including stories created after connecting. */
+export function connectDashboard(baseUrl: string, options: ConnectOptions): DashboardConnection;
+
+/** Close codes after which the client reconnects with backoff (1000/1005 only if it did not close; 4029 included). */
+export const RETRYABLE_CODES: ReadonlySet<number>;
+/** Close codes that stop the client (onAuthError may grant one more attempt). */
+export const AUTH_CODES: ReadonlySet<number>;
+/** What a close code means to the client: the same table as the Python client's. */
+export function closeAction(code: number): "reconnect" | "auth_error" | "stop";
+/** The update in a text frame, or null for other frames; throws for a frame starting with `{` that is none. */
+export function parseUpdate(data: unknown): ProgressUpdate | null;
+/** The backoff: delay before attempt `attempt` (0 first). */
+export function reconnectDelay(attempt: number, minMs: number, maxMs: number, random?: () => number): number;
+/** The JWT's `exp` in ms since the epoch, or null. */
+export function tokenExpiry(token: string): number | null;

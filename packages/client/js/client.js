@@ -1,0 +1,299 @@
+// The progress gateway's browser client: one dependency-free ES module (types: client.d.ts), with
+// the contract's rules (docs/protocol.md): the token as the `bearer` subprotocol; retryable closes
+// reconnect with capped exponential backoff and full jitter; 4001/4003 stop (one retry with a token
+// from `onAuthError`); in-band renewal before `exp`; stale `seq`s dropped; a malformed frame skipped
+// and reported. The Python client (codestory_progress_client) has the same rules; a test holds them equal.
+
+/** Closes after which the client reconnects; 1000 and 1005 only when the client did not close. */
+export const RETRYABLE_CODES = new Set([1000, 1001, 1005, 1006, 1011, 1012, 1013, 1014, 4008, 4029]);
+/** Closes that need a new token (4001) or another story (4003). */
+export const AUTH_CODES = new Set([4001, 4003]);
+
+const DEFAULTS = { minDelayMs: 500, maxDelayMs: 20000, healthyAfterMs: 5000, renewBeforeMs: 15000 };
+
+/** What a close means: "auth_error" (4001/4003), "reconnect" (retryable) or "stop" (a client fault). */
+export function closeAction(code) {
+  if (AUTH_CODES.has(code)) return "auth_error";
+  return RETRYABLE_CODES.has(code) ? "reconnect" : "stop";
+}
+
+/** The delay before reconnect attempt `attempt` (0 first): min + full jitter, capped at max. */
+export function reconnectDelay(attempt, minMs, maxMs, random = Math.random) {
+  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
+  return Math.min(maxMs, minMs + Math.floor(random() * ceiling));
+}
+
+/** The token's `exp` in milliseconds since the epoch, or null when it has none or is no JWT. */
+export function tokenExpiry(token) {
+  try {
+    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const exp = JSON.parse(atob(part.padEnd(part.length + ((4 - (part.length % 4)) % 4), "="))).exp;
+    return typeof exp === "number" ? exp * 1000 : null;
+  } catch {
+    return null;
+  }
+}
+
+const isText = (value) => value === undefined || typeof value === "string";
+const isCount = Number.isSafeInteger;
+
+/**
+ * The update in a text frame; null for anything else (control texts, binary data). A frame that
+ * starts with `{` but is no progress message throws (SyntaxError or TypeError).
+ */
+export function parseUpdate(data) {
+  if (typeof data !== "string" || data[0] !== "{") return null;
+  const update = JSON.parse(data);
+  const wrong = [
+    typeof update.story_id !== "string" && "story_id",
+    typeof update.status !== "string" && "status",
+    !isCount(update.progress_percent) && "progress_percent",
+    !(update.seq === undefined || update.seq === null || isCount(update.seq)) && "seq",
+    !isText(update.current_step) && "current_step",
+    !isText(update.updated_at) && "updated_at",
+  ].filter(Boolean);
+  if (wrong.length) throw new TypeError(`not a progress update: ${wrong.join(", ")}`);
+  return update;
+}
+
+/**
+ * The WebSocket transport: the connection's only contact with the socket, so that another
+ * transport can take its place. It answers `ping` itself and passes on the rest through `events`:
+ * open(protocol), message(data), renewed(), close(code, reason).
+ */
+class WebSocketTransport {
+  constructor(url, token, WebSocketImpl, events) {
+    const ws = new WebSocketImpl(url, ["bearer", token]); // throws on a bad URL or token
+    this._ws = ws;
+    ws.onopen = () => events.open(ws.protocol);
+    ws.onmessage = (event) => {
+      if (event.data === "ping") ws.send("pong");
+      else if (event.data === "auth ok") events.renewed();
+      else events.message(event.data);
+    };
+    ws.onclose = (event) => events.close(event.code, event.reason);
+  }
+
+  /** Hand the server a new token in band (`auth <JWT>`); false when the socket is not open. */
+  renew(token) {
+    if (this._ws.readyState !== 1) return false;
+    this._ws.send(`auth ${token}`);
+    return true;
+  }
+
+  /** Close without telling the connection (it reports its own close). */
+  close(code, reason) {
+    const ws = this._ws;
+    ws.onclose = ws.onmessage = null;
+    ws.close(code, reason);
+  }
+}
+
+class ProgressConnection extends EventTarget {
+  constructor(url, options) {
+    super();
+    if (!options || !options.token) throw new TypeError("options.token is required");
+    this._url = url;
+    this._options = { ...DEFAULTS, ...options };
+    this._token = options.token;
+    this._WebSocket = options.WebSocket || globalThis.WebSocket;
+    this._attempt = 0;
+    this._authRetried = false;
+    this._closed = false;
+    this._transport = null;
+    this._timers = {};
+    this._seqs = new Map(); // story id -> the newest seq held
+    this._seen = new Set(); // stories with an update on the current socket
+    this._onWake = () => this._wake();
+    this._onOffline = () => this._drop("offline");
+    this._onVisible = () => { if (globalThis.document?.visibilityState === "visible") this._wake(); };
+    globalThis.addEventListener?.("online", this._onWake);
+    globalThis.addEventListener?.("offline", this._onOffline);
+    globalThis.document?.addEventListener("visibilitychange", this._onVisible);
+    // Deferred: listeners added right after `connectStory(...)` see every event, a first `close` too.
+    queueMicrotask(() => { if (!this._closed) this._connect(); });
+  }
+
+  /** Stop for good: no reconnect, no renewal. */
+  close() {
+    if (this._closed) return;
+    this._closed = true;
+    this._clear("retry", "healthy", "renew");
+    globalThis.removeEventListener?.("online", this._onWake);
+    globalThis.removeEventListener?.("offline", this._onOffline);
+    globalThis.document?.removeEventListener("visibilitychange", this._onVisible);
+    this._transport?.close(1000, "client");
+    this._transport = null;
+    this._emit("close", { code: 1000, reason: "client", willReconnect: false });
+  }
+
+  async _connect() {
+    this._clear("retry");
+    const { getToken } = this._options;
+    const exp = tokenExpiry(this._token);
+    if (getToken && exp !== null && exp - Date.now() < 1000) { // expired while we were away
+      try {
+        this._token = (await getToken()) || this._token;
+      } catch { /* connect with the token held; the server answers 4001 if it is expired */ }
+      if (this._closed) return;
+    }
+    let transport = null;
+    const current = (fn) => (...args) => { if (transport === this._transport) fn(...args); };
+    const events = {
+      open: current((protocol) => this._opened(protocol)),
+      message: current((data) => this._message(data)),
+      renewed: current(() => this._emit("renewed", { expiresAt: tokenExpiry(this._token) })),
+      close: current((code, reason) => this._closedBy(code, reason)),
+    };
+    try {
+      transport = this._openTransport(events);
+    } catch (error) { // a malformed URL, or a token that cannot be a subprotocol: retrying cannot help
+      const reason = String(error).split(this._token).join("<token>"); // the browser's text may quote it
+      return this._emit("close", { code: 1006, reason, willReconnect: false });
+    }
+    this._transport = transport;
+    this._seen = new Set();
+  }
+
+  /** The transport of the next attempt: the one place where another transport would be chosen. */
+  _openTransport(events) {
+    return new WebSocketTransport(this._url, this._token, this._WebSocket, events);
+  }
+
+  _opened(protocol) {
+    this._set("healthy", () => { this._attempt = 0; }, this._options.healthyAfterMs);
+    this._scheduleRenewal();
+    this._emit("open", { protocol });
+  }
+
+  _message(data) {
+    let update;
+    try {
+      update = parseUpdate(data);
+    } catch (error) { // skipped: the stream goes on, and the page hears of it
+      return this._emit("malformed", { data: data.slice(0, 200), error: String(error) });
+    }
+    if (update === null) return;
+    this._attempt = 0;
+    this._authRetried = false;
+    const id = update.story_id;
+    // The first update of a story on a new socket is its snapshot: taken even if `seq` restarted.
+    const first = !this._seen.has(id);
+    this._seen.add(id);
+    if (typeof update.seq === "number") {
+      if (!first && update.seq <= this._seqs.get(id)) return;
+      this._seqs.set(id, update.seq);
+    }
+    this._store(update);
+    this._emit("update", update);
+  }
+
+  _closedBy(code, reason) {
+    this._transport = null;
+    this._clear("healthy", "renew");
+    const action = closeAction(code);
+    if (action === "auth_error") return this._authFailed(code, reason);
+    const willReconnect = action === "reconnect" && !this._closed;
+    const attempt = willReconnect ? this._attempt : null;
+    const delayMs = willReconnect ? this._retryLater() : null;
+    this._emit("close", { code, reason, willReconnect, attempt, delayMs });
+  }
+
+  /** 4001/4003: stop, unless `onAuthError` gives a new token: then exactly one more attempt. */
+  async _authFailed(code, reason) {
+    const hook = this._options.onAuthError;
+    let token = null;
+    if (hook && !this._authRetried) {
+      this._authRetried = true;
+      try {
+        token = await hook({ code, reason });
+      } catch { /* no new token: stay stopped */ }
+    }
+    const willReconnect = typeof token === "string" && token !== "" && !this._closed;
+    this._emit("close", { code, reason, willReconnect });
+    if (!willReconnect) return;
+    this._token = token;
+    this._connect();
+  }
+
+  /** Drop the socket without waiting for the network (offline): it reconnects on `online`. */
+  _drop(reason) {
+    if (!this._transport || this._closed) return;
+    this._transport.close();
+    this._closedBy(1006, reason);
+  }
+
+  _retryLater() {
+    const { minDelayMs, maxDelayMs } = this._options;
+    const delayMs = reconnectDelay(this._attempt++, minDelayMs, maxDelayMs);
+    this._set("retry", () => this._connect(), delayMs);
+    return delayMs;
+  }
+
+  /** `online`, or a tab visible again: reconnect at once if a retry is pending. */
+  _wake() {
+    if (this._timers.retry && !this._closed) this._connect();
+  }
+
+  _scheduleRenewal() {
+    const { getToken, renewBeforeMs } = this._options;
+    const exp = tokenExpiry(this._token);
+    if (!getToken || exp === null) return;
+    const left = exp - Date.now();
+    const lead = Math.min(renewBeforeMs, left / 2);
+    this._set("renew", () => this._renew(), Math.max(0, left - lead));
+  }
+
+  async _renew() {
+    let token;
+    try {
+      token = await this._options.getToken();
+    } catch {
+      return this._set("renew", () => this._renew(), 1000);
+    }
+    if (!token) return;
+    this._token = token; // the next connect uses it too
+    if (this._transport?.renew(token)) this._scheduleRenewal();
+  }
+
+  _set(name, fn, ms) {
+    clearTimeout(this._timers[name]);
+    this._timers[name] = setTimeout(() => { delete this._timers[name]; fn(); }, ms);
+  }
+
+  _clear(...names) {
+    for (const name of names) {
+      clearTimeout(this._timers[name]);
+      delete this._timers[name];
+    }
+  }
+
+  _emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
+
+class StoryConnection extends ProgressConnection {
+  state = null;
+  _store(update) { this.state = update; }
+}
+
+class DashboardConnection extends ProgressConnection {
+  states = new Map();
+  _store(update) { this.states.set(update.story_id, update); }
+}
+
+function wsBase(baseUrl) {
+  return baseUrl.replace(/\/+$/, "").replace(/^http/, "ws");
+}
+
+/** Follow one story: `state` holds its latest update. */
+export function connectStory(baseUrl, storyId, options) {
+  const url = `${wsBase(baseUrl)}/ws/stories/${encodeURIComponent(storyId)}/progress`;
+  return new StoryConnection(url, options);
+}
+
+/** Follow every story of the token's user: `states` maps story id to its latest update. */
+export function connectDashboard(baseUrl, options) {
+  return new DashboardConnection(`${wsBase(baseUrl)}/ws/user/stories`, options);
+}
