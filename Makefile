@@ -12,9 +12,13 @@ run: $(STAMP)
 
 test: lint unit integration e2e
 
-$(STAMP): pyproject.toml requirements.lock
+# The distributions of this repository, editable: the worker SDK, then the gateway (which depends on it).
+WORKER_SDK := packages/worker
+
+$(STAMP): pyproject.toml requirements.lock $(WORKER_SDK)/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e $(WORKER_SDK)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
@@ -27,8 +31,8 @@ nginx:
 	scripts/ensure-nginx.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests testkit bench
-	$(BIN)/ruff format --check src tests testkit bench
+	$(BIN)/ruff check src tests testkit bench packages
+	$(BIN)/ruff format --check src tests testkit bench packages
 	$(BIN)/mypy
 
 unit: $(STAMP)
@@ -46,6 +50,7 @@ bench: $(STAMP)
 # Regenerate the pinned versions from the ranges in pyproject.toml.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check -e $(WORKER_SDK)
 	.lock-venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
 	rm -rf .lock-venv
