@@ -96,6 +96,7 @@ def _shown(value: object) -> str:
 
 def story_and_owner(story_id: object, owner: object, *, requires_owner: bool) -> tuple[UUID, UUID | None]:
     """The story and its owner as UUIDs; in cluster mode the owner is required (its channel)."""
+    story = story_uuid(story_id, "story_id")
     if owner is None and requires_owner:
         raise ValueError("owner is required in cluster mode: each update also goes to the owner's channel")
-    return story_uuid(story_id, "story_id"), None if owner is None else story_uuid(owner, "owner")
+    return story, None if owner is None else story_uuid(owner, "owner")
