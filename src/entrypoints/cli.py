@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Collection, Sequence
 from typing import TypeVar
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.jwt_tokens import JwtTokenIssuer
@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, InvalidUpdate, ArgumentError) as exc:
         print(f"codestory-progress {args.command}: {exc}", file=sys.stderr)
         return 2
-    except (RedisError, OSError, SQLAlchemyError) as exc:
+    except (RedisError, RedisClusterException, OSError, SQLAlchemyError) as exc:
         print(f"codestory-progress {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
 

@@ -12,9 +12,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import RedisClusterException
 
 from codestory_progress_worker import ClusterKeys, ProgressReporter
 from codestory_progress_worker import aio as worker_aio
+from testkit.processes import free_port
 from testkit.redis_cluster import RedisCluster
 from testkit.redis_cluster_node import HOST
 from testkit.subscriber import Subscriber, subscribed
@@ -100,3 +102,14 @@ def test_cluster_mode_sends_nothing_without_the_owner(redis_cluster: RedisCluste
             reporter.story(uuid.uuid4())
         with pytest.raises(ValueError, match="owner"):
             reporter.publish(uuid.uuid4(), "failed", 0, "The worker died")
+
+
+def test_a_reporter_built_while_the_cluster_is_down_connects_on_first_use(key_prefix: str) -> None:
+    """redis-py's sync cluster client connects in its constructor; a worker's reporter, built at import,
+    must not fail then: the first publish does, with redis-py's own error."""
+    reporter = ProgressReporter.from_url(f"redis://127.0.0.1:{free_port()}", prefix=key_prefix, cluster=True)
+    story = reporter.story(uuid.uuid4(), owner=uuid.uuid4())
+
+    with pytest.raises(RedisClusterException, match="cannot be connected"):
+        story.update("analyzing", 5, "Cloning the repository")
+    reporter.close()

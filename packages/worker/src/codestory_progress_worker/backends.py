@@ -7,6 +7,8 @@ backend (an in-memory one for a demo or a worker's own tests) satisfies the same
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -80,20 +82,28 @@ class RedisBackend:
 
 class ClusterBackend:
     """Redis Cluster: the script on the story's shard (SPUBLISH on its sharded channel), then the
-    same body on the owner's sharded channel; revocations by SPUBLISH."""
+    same body on the owner's sharded channel; revocations by SPUBLISH.
+
+    `client` may be a function that builds the client: redis-py's sync cluster client connects in
+    its constructor, and a reporter built while the cluster is down (at a worker's import) must not
+    fail; it is then built on first use, once."""
 
     requires_owner = True
 
     def __init__(
         self,
-        client: RedisCluster,
+        client: RedisCluster | Callable[[], RedisCluster],
         *,
         prefix: str = "",
         ttl_seconds: int = DEFAULT_TTL_SECONDS,
         owns_client: bool = False,
     ) -> None:
-        self._client = client
-        self._script = client.register_script(CLUSTER_PUBLISH_SCRIPT)
+        self._build: Callable[[], RedisCluster] = (
+            (lambda: client) if isinstance(client, RedisCluster) else client
+        )
+        self._client: RedisCluster | None = None
+        self._script: Any = None
+        self._lock = threading.Lock()
         self._keys = ClusterKeys(prefix)
         self._ttl = ttl_seconds
         self._owns_client = owns_client
@@ -101,17 +111,27 @@ class ClusterBackend:
     def publish(self, story_id: UUID, owner: UUID | None, body: str) -> Receipt:
         if owner is None:
             raise ValueError("cluster mode needs the story's owner (the owner's channel)")
+        client, script = self._connected()
         keys, args = publish_call(self._keys, story_id, body, self._ttl)
-        seq, stamped = self._script(keys=keys, args=args)
-        self._client.spublish(self._keys.user_channel(owner), stamped)
+        seq, stamped = script(keys=keys, args=args)
+        client.spublish(self._keys.user_channel(owner), stamped)
         return Receipt(int(seq))
 
     def revoke(self, story_id: UUID) -> int:
-        return int(self._client.spublish(self._keys.revocations, str(story_id)))
+        client, _ = self._connected()
+        return int(client.spublish(self._keys.revocations, str(story_id)))
 
     def close(self) -> None:
-        if self._owns_client:
+        if self._owns_client and self._client is not None:
             self._client.close()
+
+    def _connected(self) -> tuple[RedisCluster, Any]:
+        with self._lock:
+            if self._client is None:
+                client = self._build()
+                self._script = client.register_script(CLUSTER_PUBLISH_SCRIPT)
+                self._client = client
+            return self._client, self._script
 
 
 def backend_from_url(url: str, *, prefix: str, ttl_seconds: int, cluster: bool, **options: Any) -> Backend:
@@ -119,7 +139,10 @@ def backend_from_url(url: str, *, prefix: str, ttl_seconds: int, cluster: bool, 
     options = {**CLIENT_DEFAULTS, **options}
     if cluster:
         return ClusterBackend(
-            RedisCluster.from_url(url, **options), prefix=prefix, ttl_seconds=ttl_seconds, owns_client=True
+            lambda: RedisCluster.from_url(url, **options),
+            prefix=prefix,
+            ttl_seconds=ttl_seconds,
+            owns_client=True,
         )
     return RedisBackend(
         Redis.from_url(url, **options), prefix=prefix, ttl_seconds=ttl_seconds, owns_client=True
