@@ -13,10 +13,16 @@ run: $(STAMP)
 
 test: lint unit integration e2e
 
-$(STAMP): pyproject.toml requirements.lock packages/client/pyproject.toml
+# The distributions of this repository, editable: the worker SDK and the client, then the gateway
+# (which depends on both).
+WORKER_SDK := packages/worker
+CLIENT := packages/client
+
+$(STAMP): pyproject.toml requirements.lock $(WORKER_SDK)/pyproject.toml $(CLIENT)/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e 'packages/client[watch]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e $(WORKER_SDK)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e '$(CLIENT)[watch]'
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
@@ -32,8 +38,8 @@ node:
 	scripts/ensure-node.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests testkit bench packages/client
-	$(BIN)/ruff format --check src tests testkit bench packages/client
+	$(BIN)/ruff check src tests testkit bench packages
+	$(BIN)/ruff format --check src tests testkit bench packages
 	$(BIN)/mypy
 
 unit: $(STAMP) node
@@ -51,7 +57,8 @@ bench: $(STAMP)
 # Regenerate the pinned versions from the ranges in pyproject.toml.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install --quiet --disable-pip-version-check -e 'packages/client[watch]' -e '.[dev]'
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check -e $(WORKER_SDK) -e '$(CLIENT)[watch]'
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
 	rm -rf .lock-venv
 

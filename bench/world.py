@@ -16,7 +16,8 @@ from redis.asyncio import Redis
 
 from adapters.json_codec import JsonCodec
 from adapters.jwt_tokens import JwtTokenIssuer
-from adapters.redis_progress import PUBLISH_SCRIPT, RedisKeys
+from adapters.redis_progress import RedisKeys
+from codestory_progress_worker.scripts import PUBLISH_SCRIPT
 from domain.progress import ProgressUpdate, StoryStatus
 from testkit.postgres import Database
 

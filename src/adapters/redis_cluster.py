@@ -35,18 +35,11 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from adapters.json_codec import JsonCodec
-from adapters.redis_progress import PUBLISH_SCRIPT
+from codestory_progress_worker.aio import AsyncClusterBackend
 from domain.progress import ProgressUpdate
 from domain.values import Topic
 
 logger = logging.getLogger(__name__)
-
-# The standalone script, with the story's sharded channel: KEYS snapshot, counter; ARGV the
-# update's JSON without seq, the channel, the TTL. Returns {seq, the seq-stamped body}.
-CLUSTER_PUBLISH_SCRIPT = PUBLISH_SCRIPT.replace(
-    "redis.call('PUBLISH', ARGV[2], body)\nreturn seq",
-    "redis.call('SPUBLISH', ARGV[2], body)\nreturn {seq, body}",
-)
 
 
 class ClusterKeys:
@@ -83,25 +76,18 @@ class ClusterKeys:
 
 
 class ClusterProgressPublisher:
+    """The SDK's cluster backend behind the `ProgressPublisher` port: store and publish on the
+    story's shard, then the same body on the owner's channel."""
+
     def __init__(self, client: RedisCluster, codec: JsonCodec, keys: ClusterKeys, ttl_seconds: int) -> None:
-        self._client = client
-        self._script = client.register_script(CLUSTER_PUBLISH_SCRIPT)
+        self._backend = AsyncClusterBackend(client, prefix=keys.prefix, ttl_seconds=ttl_seconds)
         self._codec = codec
-        self._keys = keys
-        self._ttl = ttl_seconds
 
     async def publish(self, update: ProgressUpdate, owner: UUID | None = None) -> ProgressUpdate:
-        """Store and publish on the story's shard, then on the owner's channel (the same body)."""
-        if owner is None:
-            raise ValueError("cluster mode needs the story's owner to publish an update")
+        """`ValueError` without an owner: cluster mode publishes on the owner's channel too."""
         unsequenced = replace(update, seq=None)
-        story = update.story_id
-        seq, body = await self._script(
-            keys=[self._keys.snapshot(story), self._keys.counter(story)],
-            args=[self._codec.encode_bytes(unsequenced), self._keys.story_channel(story), self._ttl],
-        )
-        await self._client.spublish(self._keys.user_channel(owner), body)
-        return replace(unsequenced, seq=int(seq))
+        receipt = await self._backend.publish(update.story_id, owner, self._codec.encode(unsequenced))
+        return replace(unsequenced, seq=receipt.seq)
 
 
 async def open_redis_cluster(url: str, max_connections: int = 100) -> AsyncIterator[RedisCluster]:

@@ -1,8 +1,9 @@
 """Progress over Redis, as docs/protocol.md says: channel `story:{id}`, snapshot key `story:{id}:progress`.
 
-The publisher writes the snapshot and publishes in one Lua script that assigns the next `seq`
-(from a counter key beside the snapshot), so the snapshot never goes back and every update has
-its order.
+The publisher is the worker SDK's backend (`codestory_progress_worker`, which holds the one copy
+of the publish script): one Lua script writes the snapshot, assigns the next `seq` (from a
+counter key beside the snapshot) and publishes, so the snapshot never goes back and every update
+has its order.
 The feed holds one pattern subscription; any Redis failure surfaces as `FeedUnavailable`
 (the client is built without retries) so the hub can resubscribe and resync on its own terms.
 """
@@ -21,29 +22,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from adapters.json_codec import JsonCodec
+from codestory_progress_worker.aio import AsyncRedisBackend
 from domain.errors import FeedUnavailable
 from domain.progress import InvalidUpdate, ProgressUpdate
 from domain.values import FeedEvent, Rejected, Subscribed, Topic
-
-# KEYS: snapshot, counter. ARGV: the update's JSON without seq, channel, TTL. The counter survives a
-# legacy publisher's plain SET of the snapshot, so seq never goes back; the snapshot's own seq
-# covers a counter that expired or predates this script.
-PUBLISH_SCRIPT = """
-local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
-local current = redis.call('GET', KEYS[1])
-if current then
-  local ok, held = pcall(cjson.decode, current)
-  if ok and type(held) == 'table' and type(held['seq']) == 'number' and held['seq'] > seq then
-    seq = held['seq']
-  end
-end
-seq = seq + 1
-local body = string.sub(ARGV[1], 1, -2) .. ',"seq":' .. string.format('%d', seq) .. '}'
-redis.call('SET', KEYS[1], body, 'EX', tonumber(ARGV[3]))
-redis.call('SET', KEYS[2], seq, 'EX', tonumber(ARGV[3]))
-redis.call('PUBLISH', ARGV[2], body)
-return seq
-"""
 
 
 class RedisKeys:
@@ -73,19 +55,17 @@ class RedisKeys:
 
 
 class RedisProgressPublisher:
+    """The SDK's standalone backend behind the `ProgressPublisher` port, the update encoded once."""
+
     def __init__(self, client: Redis, codec: JsonCodec, keys: RedisKeys, ttl_seconds: int) -> None:
-        self._script = client.register_script(PUBLISH_SCRIPT)
+        self._backend = AsyncRedisBackend(client, prefix=keys.prefix, ttl_seconds=ttl_seconds)
         self._codec = codec
-        self._keys = keys
-        self._ttl = ttl_seconds
 
     async def publish(self, update: ProgressUpdate, owner: UUID | None = None) -> ProgressUpdate:
         """`owner` is not needed here: the pattern subscription routes dashboards by owner lookup."""
         unsequenced = replace(update, seq=None)
-        body = self._codec.encode_bytes(unsequenced)
-        keys = [self._keys.snapshot(update.story_id), self._keys.counter(update.story_id)]
-        seq = await self._script(keys=keys, args=[body, self._keys.channel(update.story_id), self._ttl])
-        return replace(unsequenced, seq=int(seq))
+        receipt = await self._backend.publish(update.story_id, owner, self._codec.encode(unsequenced))
+        return replace(unsequenced, seq=receipt.seq)
 
 
 CHANNELS_REMEMBERED = 100_000

@@ -1,4 +1,4 @@
-"""The command line: `codestory-progress serve | demo | publish | token | init-db | watch`."""
+"""The command line: `codestory-progress serve | demo | publish | revoke | token | init-db | watch`."""
 
 from __future__ import annotations
 
@@ -6,42 +6,42 @@ import argparse
 import asyncio
 import math
 import os
-import secrets
 import sys
-import uuid
-from collections.abc import AsyncIterator, Collection, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import replace
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection, Sequence
+from typing import TypeVar
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.json_codec import JsonCodec
 from adapters.jwt_tokens import JwtTokenIssuer
-from adapters.memory import MemoryStoryDirectory
 from adapters.postgres_stories import create_schema
-from domain.ports import ProgressPublisher
-from domain.progress import InvalidUpdate, ProgressUpdate, StoryStatus, parse_story_id
-from entrypoints.app import Companion, create_app
+from codestory_progress_worker import STATUSES, ProgressReporter
+from domain.progress import InvalidUpdate, parse_story_id
+from entrypoints.app import create_app
 from entrypoints.container import Container
-from entrypoints.demo import DemoWorker
+from entrypoints.demo_command import demo_settings, run_demo
 from entrypoints.logs import configure_logging
 from entrypoints.server import raise_file_limit, run_server
-from entrypoints.services import Services, resolve
+from entrypoints.services import resolve
 from entrypoints.settings import SERVE_NEEDS, Settings, SettingsError, load_settings, settings_help
 from entrypoints.watch import add_watch_command
 from entrypoints.workers import run_workers
+
+T = TypeVar("T")
+
+
+class ArgumentError(ValueError):
+    """A bad argument, found before anything reached Redis."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (SettingsError, InvalidUpdate) as exc:
+    except (SettingsError, InvalidUpdate, ArgumentError) as exc:
         print(f"codestory-progress {args.command}: {exc}", file=sys.stderr)
         return 2
-    except (RedisError, OSError, SQLAlchemyError) as exc:
+    except (RedisError, RedisClusterException, OSError, SQLAlchemyError) as exc:
         print(f"codestory-progress {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
 
@@ -69,55 +69,46 @@ def _workers_argument(raw: str) -> int:
     return int(raw)
 
 
-def _demo(args: argparse.Namespace) -> None:
-    settings = replace(
-        _settings(()),
-        jwt_key=secrets.token_urlsafe(48),
-        jwt_algorithms=("HS256",),
-        backend="memory",
-        demo_page=True,
-        host=args.host,
-        port=args.port,
-    )
-    container = Container(settings=settings)
-    user_id, featured = uuid.uuid4(), uuid.uuid4()
-    directory = container.directory()
-    if not isinstance(directory, MemoryStoryDirectory):
-        raise SettingsError("the demo runs on the in-memory directory")
-    worker = DemoWorker(container.publisher(), directory, user_id, featured, step_seconds=args.step_seconds)
-    token = JwtTokenIssuer(settings.jwt_key).issue(user_id, ttl_seconds=24 * 3600)
-
-    @asynccontextmanager
-    async def announce(services: Services) -> AsyncIterator[None]:
-        async with worker.running():
-            print(
-                f"Demo ready. Open http://{args.host}:{args.port}/#token={token}&story={featured}", flush=True
-            )
-            yield
-
-    configure_logging(settings.log_level, settings.log_format)
-    companions: list[Companion] = [announce]
-    run_server(create_app(container, companions), settings)
+def _demo(args: argparse.Namespace) -> int:
+    return run_demo(demo_settings(_settings(()), args.host, args.port), args.step_seconds)
 
 
 def _publish(args: argparse.Namespace) -> None:
+    """One update through the worker SDK (sync), as a worker's shell would send it."""
     settings = _settings({"REDIS_URL"})
     owner = parse_story_id(args.user, "--user") if args.user else None
     if settings.redis_mode == "cluster" and owner is None:
         raise SettingsError("--user USER_ID is required with REDIS_MODE=cluster (the owner's channel)")
-    container = Container(settings=settings)
-    update = ProgressUpdate(
-        parse_story_id(args.story_id), StoryStatus(args.status), args.percent, args.step, datetime.now(UTC)
+    with _reporter(settings) as reporter:
+        sent = _checked(
+            lambda: reporter.publish(args.story_id, args.status, args.percent, args.step, owner=owner)
+        )
+    print(sent.to_json())
+
+
+def _revoke(args: argparse.Namespace) -> None:
+    """Every gateway re-checks the story's owner at once: it moved to another user, or was deleted."""
+    settings = _settings({"REDIS_URL"})
+    with _reporter(settings) as reporter:
+        heard = _checked(lambda: reporter.revoke(args.story_id))
+    print(f"revoked {args.story_id}: {heard} gateway subscriber(s) heard it")
+
+
+def _reporter(settings: Settings) -> ProgressReporter:
+    return ProgressReporter.from_url(
+        settings.redis_url,
+        prefix=settings.redis_key_prefix,
+        ttl_seconds=settings.snapshot_ttl_seconds,
+        cluster=settings.redis_mode == "cluster",
     )
 
-    async def run() -> ProgressUpdate:
-        try:
-            publisher: ProgressPublisher = await resolve(container.publisher)
-            return await publisher.publish(update, owner)
-        finally:
-            await _shutdown(container)
 
-    print(JsonCodec().encode(asyncio.run(run())))
+def _checked(call: Callable[[], T]) -> T:
+    """The SDK's `ValueError` for a bad value (raised before anything reaches Redis) as a usage error."""
+    try:
+        return call()
+    except ValueError as exc:
+        raise ArgumentError(str(exc)) from None
 
 
 def _token(args: argparse.Namespace) -> None:
@@ -187,11 +178,14 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo)
     publish = command("publish", "publish one update to Redis (REDIS_URL)")
     publish.add_argument("story_id")
-    publish.add_argument("status", choices=[s.value for s in StoryStatus])
+    publish.add_argument("status", choices=STATUSES)
     publish.add_argument("percent", type=int, choices=range(101), metavar="percent")
     publish.add_argument("step")
     publish.add_argument("--user", metavar="USER_ID", help="the story's owner (required in cluster mode)")
     publish.set_defaults(run=_publish)
+    revoke = command("revoke", "tell every gateway to re-check a story's owner now (REDIS_URL)")
+    revoke.add_argument("story_id")
+    revoke.set_defaults(run=_revoke)
     token = command("token", "sign a token for a user (JWT_SECRET)")
     token.add_argument("user_id")
     token.add_argument("--ttl", type=_lifetime, default=3600.0, help="lifetime in seconds")

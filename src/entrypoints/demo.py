@@ -1,7 +1,9 @@
 """The demo's simulated worker: stories walk analyzing → generating → synthesizing → complete.
 
-One featured story (the page's single bar) completes; new stories keep appearing for the
-dashboard as long as the demo runs, every third of them ending in `failed`.
+It reports through the worker SDK, as a real worker does, over `BrokerBackend`: the SDK's backend
+seam plugged into the in-memory broker, so the demo needs no Redis. One featured story (the
+page's single bar) completes; new stories keep appearing for the dashboard as long as the demo
+runs, every third of them ending in `failed`.
 """
 
 from __future__ import annotations
@@ -11,37 +13,59 @@ import itertools
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from uuid import UUID
 
-from adapters.memory import MemoryStoryDirectory
-from domain.ports import ProgressPublisher
-from domain.progress import ProgressUpdate, StoryStatus
+from adapters.json_codec import JsonCodec
+from adapters.memory import MemoryBroker, MemoryStoryDirectory
+from codestory_progress_worker.aio import ProgressReporter, Receipt
 
-S = StoryStatus
-SCRIPT: list[tuple[StoryStatus, int, str]] = [
-    (S.ANALYZING, 5, "Cloning the repository"),
-    (S.ANALYZING, 15, "Reading the code"),
-    (S.ANALYZING, 25, "Finding the main characters"),
-    (S.GENERATING, 35, "Writing chapter 1"),
-    (S.GENERATING, 45, "Writing chapter 2"),
-    (S.GENERATING, 55, "Writing chapter 3"),
-    (S.SYNTHESIZING, 70, "Recording the narration"),
-    (S.SYNTHESIZING, 85, "Mixing the audio"),
-    (S.COMPLETE, 100, "Your story is ready"),
+SCRIPT: list[tuple[str, int, str]] = [
+    ("analyzing", 5, "Cloning the repository"),
+    ("analyzing", 15, "Reading the code"),
+    ("analyzing", 25, "Finding the main characters"),
+    ("generating", 35, "Writing chapter 1"),
+    ("generating", 45, "Writing chapter 2"),
+    ("generating", 55, "Writing chapter 3"),
+    ("synthesizing", 70, "Recording the narration"),
+    ("synthesizing", 85, "Mixing the audio"),
+    ("complete", 100, "Your story is ready"),
 ]
+
+
+class BrokerBackend:
+    """The SDK's `AsyncBackend` over the gateway's in-memory broker: the same seq, snapshot and
+    channel semantics as the Redis script, in process."""
+
+    requires_owner = False
+
+    def __init__(self, broker: MemoryBroker, codec: JsonCodec) -> None:
+        self._broker = broker
+        self._codec = codec
+
+    async def publish(self, story_id: UUID, owner: UUID | None, body: str) -> Receipt:
+        sent = await self._broker.publish(self._codec.decode(body), owner)
+        if sent.seq is None:
+            raise RuntimeError("the memory broker publishes every update with a seq")
+        return Receipt(sent.seq)
+
+    async def revoke(self, story_id: UUID) -> int:
+        """Nobody listens: the demo's stories never change owners."""
+        return 0
+
+    async def aclose(self) -> None:
+        """Nothing to close: the broker belongs to the container."""
 
 
 class DemoWorker:
     def __init__(
         self,
-        publisher: ProgressPublisher,
+        reporter: ProgressReporter,
         directory: MemoryStoryDirectory,
         user_id: UUID,
         featured: UUID,
         step_seconds: float = 0.6,
     ) -> None:
-        self._publisher = publisher
+        self._reporter = reporter
         self._directory = directory
         self._user_id = user_id
         self._featured = featured
@@ -72,12 +96,10 @@ class DemoWorker:
                 walk.cancel()
 
     async def _walk(self, story_id: UUID, *, fail: bool) -> None:
-        for status, percent, step in SCRIPT:
-            if fail and status is S.SYNTHESIZING:
-                await self._publish(story_id, S.FAILED, percent, "The narrator lost their voice")
-                return
-            await self._publish(story_id, status, percent, step)
-            await asyncio.sleep(self._step)
-
-    async def _publish(self, story_id: UUID, status: StoryStatus, percent: int, step: str) -> None:
-        await self._publisher.publish(ProgressUpdate(story_id, status, percent, step, datetime.now(UTC)))
+        async with self._reporter.story(story_id, owner=self._user_id) as story:
+            for status, percent, step in SCRIPT:
+                if fail and status == "synthesizing":
+                    await story.update("failed", percent, "The narrator lost their voice")
+                    return
+                await story.update(status, percent, step)
+                await asyncio.sleep(self._step)

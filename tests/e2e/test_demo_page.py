@@ -19,7 +19,7 @@ from playwright.async_api import Page
 
 from testkit.browser import ms
 from testkit.processes import ROOT, free_port, port_open
-from testkit.waiting import timeout, wait_until
+from testkit.waiting import timeout
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -56,8 +56,7 @@ async def demo() -> AsyncIterator[Demo]:
         line = await asyncio.wait_for(process.stdout.readline(), timeout(20))
         found = READY.search(line.decode())
         assert found, f"the demo printed {line!r}, not its URL (log: {log})"
-        # The line is printed during startup, before uvicorn binds the port.
-        await asyncio.to_thread(wait_until, lambda: port_open("127.0.0.1", port), 10, f"the demo on {port}")
+        assert port_open("127.0.0.1", port), "the demo printed its URL before it listened"
         yield Demo(process, found.group(1), Path(log))
     finally:
         if process.returncode is None:

@@ -14,7 +14,8 @@ import pytest
 from redis.asyncio import Redis
 from websockets.asyncio.client import connect
 
-from adapters.redis_progress import PUBLISH_SCRIPT, RedisKeys
+from adapters.redis_progress import RedisKeys
+from codestory_progress_worker.scripts import PUBLISH_SCRIPT
 from testkit.clients import ProgressClient
 from testkit.processes import ROOT
 from testkit.waiting import timeout

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from redis.crc import key_slot
 
-from adapters.redis_cluster import CLUSTER_PUBLISH_SCRIPT, ClusterKeys
+from adapters.redis_cluster import ClusterKeys
+from codestory_progress_worker.scripts import CLUSTER_PUBLISH_SCRIPT
 from domain.values import Topic
 
 STORY = uuid.UUID("0b7c7f52-7a4e-4c1c-9d7e-1f7f0f5a9a11")

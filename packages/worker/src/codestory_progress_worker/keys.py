@@ -1,0 +1,56 @@
+"""The names of a story's keys and channels in Redis, as the gateway reads them.
+
+`prefix` must be the gateway's `REDIS_KEY_PREFIX` (empty by default). In cluster mode every name of
+a story carries the story id as a literal hash tag, so the story's keys and channel live in one
+slot; the prefix goes before `story:`/`user:`, outside the braces.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+ScriptCall = tuple[list[str], list[str | int]]
+
+
+class StandaloneKeys:
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+        self.revocations = f"{prefix}revocations"  # PUBLISH a story id: gateways re-check its owner
+
+    def snapshot(self, story_id: UUID) -> str:
+        return f"{self.prefix}story:{story_id}:progress"
+
+    def counter(self, story_id: UUID) -> str:
+        return f"{self.prefix}story:{story_id}:seq"
+
+    def story_channel(self, story_id: UUID) -> str:
+        return f"{self.prefix}story:{story_id}"
+
+
+class ClusterKeys:
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+        self.revocations = f"{prefix}revocations"  # SPUBLISH a story id: gateways re-check its owner
+
+    def snapshot(self, story_id: UUID) -> str:
+        return f"{self.prefix}story:{{{story_id}}}:progress"
+
+    def counter(self, story_id: UUID) -> str:
+        return f"{self.prefix}story:{{{story_id}}}:seq"
+
+    def story_channel(self, story_id: UUID) -> str:
+        return f"{self.prefix}story:{{{story_id}}}"
+
+    def user_channel(self, user_id: UUID) -> str:
+        """The owner's sharded channel: each update goes there too, for the owner's dashboards."""
+        return f"{self.prefix}user:{{{user_id}}}"
+
+
+def publish_call(
+    keys: StandaloneKeys | ClusterKeys, story_id: UUID, body: str, ttl_seconds: int
+) -> ScriptCall:
+    """KEYS and ARGV of the publish script (either mode) for one update."""
+    return (
+        [keys.snapshot(story_id), keys.counter(story_id)],
+        [body, keys.story_channel(story_id), ttl_seconds],
+    )

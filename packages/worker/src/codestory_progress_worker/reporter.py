@@ -1,0 +1,120 @@
+"""The sync API: a reporter, and a story held for the length of a `with` block.
+
+```python
+reporter = ProgressReporter.from_url(redis_url)
+with reporter.story(story_id, owner=user_id) as story:
+    story.update("analyzing", 5, "Cloning the repository")
+```
+
+`codestory_progress_worker.aio` has the same names for asyncio (`async with`, `await`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from types import TracebackType
+from typing import Any
+from uuid import UUID
+
+from codestory_progress_worker.backends import Backend, backend_from_url
+from codestory_progress_worker.updates import (
+    DEFAULT_TTL_SECONDS,
+    Update,
+    failure,
+    make_update,
+    story_and_owner,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class ProgressReporter:
+    """A worker's entry point. `story()` opens a block that holds a story; `publish()` sends one
+    update on a story's behalf (a command, or a backend ending a dead worker's story);
+    `revoke()` tells the gateways that a story's owner changed. Thread-safe as redis-py is."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = "",
+        ttl_seconds: int = DEFAULT_TTL_SECONDS,
+        cluster: bool = False,
+        **redis_options: Any,
+    ) -> ProgressReporter:
+        """`prefix` and `ttl_seconds` must match the gateway's `REDIS_KEY_PREFIX` and
+        `SNAPSHOT_TTL_SECONDS`; `cluster=True` for `REDIS_MODE=cluster`. Other keywords go to
+        redis-py's `from_url`."""
+        backend = backend_from_url(
+            url, prefix=prefix, ttl_seconds=ttl_seconds, cluster=cluster, **redis_options
+        )
+        return cls(backend)
+
+    def story(self, story_id: UUID | str, *, owner: UUID | str | None = None) -> StoryProgress:
+        """The owner is required in cluster mode; elsewhere the gateway looks it up."""
+        story, user = story_and_owner(story_id, owner, requires_owner=self.backend.requires_owner)
+        return StoryProgress(self.backend, story, user)
+
+    def publish(
+        self, story_id: UUID | str, status: str, percent: int, step: str, *, owner: UUID | str | None = None
+    ) -> Update:
+        """One update, outside any block: nothing is published if it raises."""
+        story, user = story_and_owner(story_id, owner, requires_owner=self.backend.requires_owner)
+        return _send(self.backend, story, user, status, percent, step)
+
+    def revoke(self, story_id: UUID | str) -> int:
+        """Every gateway re-checks the story's owner at once (moved or deleted); returns how many
+        gateway connections heard it."""
+        story, _ = story_and_owner(story_id, None, requires_owner=False)
+        return self.backend.revoke(story)
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> ProgressReporter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class StoryProgress:
+    """A story held by a worker for the length of a `with` block. An `Exception` that escapes the
+    block publishes `failed` (at the last percent, the step naming only the error's type), then
+    propagates; a story already `complete` or `failed` is left as it is."""
+
+    def __init__(self, backend: Backend, story_id: UUID, owner: UUID | None) -> None:
+        self.story_id = story_id
+        self.owner = owner
+        self.last: Update | None = None  # the latest update this block published
+        self._backend = backend
+
+    def update(self, status: str, percent: int, step: str) -> Update:
+        """Publish one update; `ValueError` for a bad value, and then nothing reaches Redis."""
+        self.last = _send(self._backend, self.story_id, self.owner, status, percent, step)
+        return self.last
+
+    def __enter__(self) -> StoryProgress:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        due = failure(self.last, error) if error is not None else None
+        if error is None or due is None:
+            return
+        try:
+            self.update(*due)
+        except Exception as unreported:  # the worker's own error propagates, not this one
+            logger.warning("story %s: publishing 'failed' failed too", self.story_id, exc_info=True)
+            error.add_note(f"and publishing 'failed' for story {self.story_id} failed: {unreported!r}")
+
+
+def _send(backend: Backend, story: UUID, owner: UUID | None, status: str, percent: int, step: str) -> Update:
+    update = make_update(story, status, percent, step)
+    return replace(update, seq=backend.publish(story, owner, update.body()).seq)
