@@ -30,12 +30,16 @@ def redact(text: str) -> str:
     """`text` without any token in it; text without one comes back as it was."""
     if (fragment := _FRAGMENT.match(text)) and (fragment[1].endswith("CONT") or "continued" in fragment[2]):
         return f"{fragment[1]} {REDACTED} {fragment[2]}"
+    lowered = text.lower()  # each rule runs only where its keyword occurs: most lines have none
     if "=" in text:
         text = _PARAMETER.sub(_parameter, text)
-    text = _SUBPROTOCOLS.sub(_subprotocols, text)
-    text = _BEARER.sub(rf"\1{REDACTED}", text)
-    text = _AUTH.sub(rf"\1{REDACTED}", text)
-    return _JWT.sub(REDACTED, text)
+    if "sec-websocket-protocol" in lowered:
+        text = _SUBPROTOCOLS.sub(_subprotocols, text)
+    if "bearer" in lowered:
+        text = _BEARER.sub(rf"\1{REDACTED}", text)
+    if "auth" in lowered:
+        text = _AUTH.sub(rf"\1{REDACTED}", text)
+    return _JWT.sub(REDACTED, text) if "eyJ" in text else text
 
 
 def _parameter(match: re.Match[str]) -> str:
@@ -47,6 +51,8 @@ def _parameter(match: re.Match[str]) -> str:
 
 def _decoded(text: str) -> str:
     """Percent-decoded until it no longer changes (at most three rounds: `%2574` is `%74` is `t`)."""
+    if "%" not in text and "+" not in text:
+        return text
     for _ in range(3):
         decoded = unquote_plus(text)
         if decoded == text:
