@@ -3,7 +3,8 @@
 A valid update, as the shipped publisher writes it, is decoded and validated in one pass of
 msgspec's typed decoder (about three times faster than decoding then checking field by field);
 anything else takes the general path, so every payload gets the same verdict and the same
-`InvalidUpdate` naming its field as before.
+`InvalidUpdate` naming its field as before. A payload over `MAX_UPDATE_BYTES` is refused before any
+decoding (`too_big`), and a `seq` over `MAX_SEQ` is invalid on both paths.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from typing import Annotated
 
 import msgspec
 
-from domain.progress import InvalidUpdate, ProgressUpdate, StoryStatus, parse_update
+from domain.progress import (
+    MAX_SEQ,
+    MAX_UPDATE_BYTES,
+    InvalidUpdate,
+    ProgressUpdate,
+    RejectReason,
+    StoryStatus,
+    parse_update,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +35,7 @@ class _WireUpdate(msgspec.Struct):
     progress_percent: Annotated[int, msgspec.Meta(ge=0, le=100)]
     current_step: str
     updated_at: Annotated[datetime, msgspec.Meta(tz=True)]
-    seq: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    seq: Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)] | None = None
 
 
 class _WireOut(msgspec.Struct, omit_defaults=True):
@@ -64,6 +73,9 @@ class JsonCodec:
 
     def decode(self, raw: bytes | str) -> ProgressUpdate:
         """Raises `InvalidUpdate` naming the field, `payload` when it is not JSON at all."""
+        size = len(raw) if isinstance(raw, bytes) else len(raw.encode(errors="replace"))
+        if size > MAX_UPDATE_BYTES:
+            raise InvalidUpdate(RejectReason.TOO_BIG, f"{size} bytes, over {MAX_UPDATE_BYTES}")
         try:
             wire = self._typed.decode(raw)
         except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
@@ -86,5 +98,5 @@ class JsonCodec:
         try:
             data = self._decoder.decode(raw)
         except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
-            raise InvalidUpdate("payload", "not JSON (or not UTF-8, or nested too deep)") from None
+            raise InvalidUpdate(RejectReason.PAYLOAD, "not JSON (or not UTF-8, or nested too deep)") from None
         return parse_update(data)

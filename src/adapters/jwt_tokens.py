@@ -1,4 +1,8 @@
-"""Tokens as docs/protocol.md says: JWT, `sub` a user UUID, `exp` required, algorithms fixed by config."""
+"""Tokens as docs/protocol.md says: JWT, `sub` a user UUID, `exp` required, algorithms fixed by config.
+
+A token that names an audience is refused unless `audience` is one of those it names (PyJWT's own
+default, never turned off). Every refusal is a `TokenRefused` with its reason from a fixed set.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,29 @@ from collections.abc import Sequence
 from uuid import UUID
 
 import jwt
+from jwt import exceptions as refusals
 
-from domain.errors import AccessDenied, Closure
+from domain.errors import AuthFailure, TokenRefused
 from domain.values import Principal
+
+# Most specific first: PyJWT's errors subclass one another (ExpiredSignatureError is an
+# InvalidTokenError; InvalidSignatureError a DecodeError).
+_FAILURES: tuple[tuple[type[refusals.PyJWTError], AuthFailure], ...] = (
+    (refusals.ExpiredSignatureError, AuthFailure.EXPIRED),
+    (refusals.ImmatureSignatureError, AuthFailure.NOT_YET_VALID),
+    (refusals.InvalidSignatureError, AuthFailure.BAD_SIGNATURE),
+    (refusals.InvalidAlgorithmError, AuthFailure.BAD_ALGORITHM),
+    (refusals.MissingRequiredClaimError, AuthFailure.MISSING_CLAIM),
+    (refusals.InvalidAudienceError, AuthFailure.BAD_AUDIENCE),
+    (refusals.InvalidIssuerError, AuthFailure.BAD_ISSUER),
+    (refusals.InvalidSubjectError, AuthFailure.BAD_SUBJECT),
+    (refusals.DecodeError, AuthFailure.MALFORMED),
+)
+
+
+def failure_of(error: refusals.PyJWTError) -> AuthFailure:
+    """The reason label of a PyJWT error; an error of a newer PyJWT not listed here is `invalid`."""
+    return next((failure for kind, failure in _FAILURES if isinstance(error, kind)), AuthFailure.INVALID)
 
 
 class JwtTokenVerifier:
@@ -33,16 +57,14 @@ class JwtTokenVerifier:
                 algorithms=self._algorithms,
                 audience=self._audience,
                 issuer=self._issuer,
-                options={"require": ["exp", "sub"], "verify_aud": self._audience is not None},
+                options={"require": ["exp", "sub"]},
             )
-        except jwt.ExpiredSignatureError:
-            raise AccessDenied(Closure.TOKEN_EXPIRED, "token expired") from None
         except jwt.PyJWTError as exc:
-            raise AccessDenied(Closure.INVALID_TOKEN, type(exc).__name__) from None
+            raise TokenRefused(failure_of(exc)) from None
         try:
             user_id = UUID(str(claims["sub"]))
         except ValueError:
-            raise AccessDenied(Closure.INVALID_TOKEN, "sub is not a UUID") from None
+            raise TokenRefused(AuthFailure.BAD_SUBJECT) from None
         return Principal(user_id=user_id, expires_at=float(claims["exp"]))
 
 

@@ -15,8 +15,15 @@ from dataclasses import replace
 from uuid import UUID
 
 from adapters.json_codec import JsonCodec
-from domain.errors import AccessDenied, ClientGone, Closure, DirectoryUnavailable, FeedUnavailable
-from domain.progress import Frame, InvalidUpdate, ProgressUpdate
+from domain.errors import (
+    AuthFailure,
+    ClientGone,
+    Closure,
+    DirectoryUnavailable,
+    FeedUnavailable,
+    TokenRefused,
+)
+from domain.progress import Frame, InvalidUpdate, ProgressUpdate, RejectReason
 from domain.values import FeedEvent, Principal, Rejected, Subscribed, Topic
 
 
@@ -95,9 +102,9 @@ class MemoryBroker:
         try:
             update = self._codec.decode(data)
         except InvalidUpdate as exc:
-            return Rejected(channel, str(exc))
+            return Rejected.of(channel, exc)
         if channel != f"story:{update.story_id}":
-            return Rejected(channel, "story_id: differs from the channel's")
+            return Rejected(channel, RejectReason.STORY_ID, "differs from the channel's")
         return update
 
 
@@ -153,9 +160,9 @@ class MemoryTokens:
     def verify(self, token: str) -> Principal:
         principal = self._issued.get(token)
         if principal is None:
-            raise AccessDenied(Closure.INVALID_TOKEN, "unknown token")
+            raise TokenRefused(AuthFailure.BAD_SIGNATURE)  # not one it signed
         if principal.expires_at <= time.time():
-            raise AccessDenied(Closure.TOKEN_EXPIRED, "token expired")
+            raise TokenRefused(AuthFailure.EXPIRED)
         return principal
 
 
@@ -174,7 +181,7 @@ class MemoryMetrics:
     def update_received(self, lag_seconds: float) -> None:
         self.counts["received"] += 1
 
-    def update_rejected(self, reason: str) -> None:
+    def update_rejected(self, reason: RejectReason) -> None:
         self.counts[f"rejected:{reason}"] += 1
 
     def updates_merged(self, count: int) -> None:
@@ -195,7 +202,7 @@ class MemoryMetrics:
     def close_code(self, endpoint: str, code: int) -> None:
         self.counts[f"close_code:{code}"] += 1
 
-    def authentication_failed(self, reason: str) -> None:
+    def authentication_failed(self, reason: AuthFailure) -> None:
         self.counts[f"auth_failed:{reason}"] += 1
 
     def snapshots_resynced(self) -> None:

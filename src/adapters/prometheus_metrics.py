@@ -1,4 +1,8 @@
-"""Metrics in Prometheus text format, on a registry of the container's own (never the global one)."""
+"""Metrics in Prometheus text format, on a registry of the container's own (never the global one).
+
+Every label has a bounded set of values, fixed in code: endpoints, close reasons and the domain's
+enums; close codes outside the known set are counted as `other` (a client picks its own code).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from prometheus_client import (
 )
 
 from adapters.prometheus_hot import HotCounter, HotHistogram, HotMetrics
+from domain.errors import AuthFailure, close_code_label
+from domain.progress import RejectReason
 
 _LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60)
 
@@ -74,8 +80,8 @@ class PrometheusMetrics:
         self._received.add(1)
         self._lag.observe(max(lag_seconds, 0.0))
 
-    def update_rejected(self, reason: str) -> None:
-        self._rejected.labels(reason).inc()
+    def update_rejected(self, reason: RejectReason) -> None:
+        self._rejected.labels(reason.value).inc()
 
     def updates_merged(self, count: int) -> None:
         self._merged.inc(count)
@@ -93,10 +99,10 @@ class PrometheusMetrics:
         self._connect.labels(endpoint).observe(seconds)
 
     def close_code(self, endpoint: str, code: int) -> None:
-        self._closes.labels(endpoint, str(code)).inc()
+        self._closes.labels(endpoint, close_code_label(code)).inc()
 
-    def authentication_failed(self, reason: str) -> None:
-        self._auth_failures.labels(reason).inc()
+    def authentication_failed(self, reason: AuthFailure) -> None:
+        self._auth_failures.labels(reason.value).inc()
 
     def snapshots_resynced(self) -> None:
         self._resyncs.inc()

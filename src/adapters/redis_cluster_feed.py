@@ -19,7 +19,7 @@ from adapters.json_codec import JsonCodec
 from adapters.redis_cluster import ClusterKeys
 from adapters.redis_cluster_subscription import BROKER_ERRORS, ShardedSubscription
 from domain.errors import FeedUnavailable
-from domain.progress import InvalidUpdate, ProgressUpdate
+from domain.progress import InvalidUpdate, ProgressUpdate, RejectReason
 from domain.values import FeedEvent, OwnerUpdate, Rejected, Subscribed, Topic
 
 T = TypeVar("T")
@@ -120,9 +120,9 @@ class ClusterProgressFeed:
         try:
             update = self._codec.decode(data)
         except InvalidUpdate as exc:
-            return Rejected(channel, str(exc))
+            return Rejected.of(channel, exc)
         if topic is not None and topic.kind == "user":
             return OwnerUpdate(topic.id, update)
         if topic is None or topic.id != update.story_id:
-            return Rejected(channel, "story_id: differs from the channel's")
+            return Rejected(channel, RejectReason.STORY_ID, "differs from the channel's")
         return update

@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 from adapters.json_codec import JsonCodec
 from codestory_progress_worker.aio import AsyncRedisBackend
 from domain.errors import FeedUnavailable
-from domain.progress import InvalidUpdate, ProgressUpdate
+from domain.progress import InvalidUpdate, ProgressUpdate, RejectReason
 from domain.values import FeedEvent, Rejected, Subscribed, Topic
 
 
@@ -148,9 +148,10 @@ class RedisProgressFeed:
         try:
             update = self._codec.decode(data)
         except InvalidUpdate as exc:
-            return Rejected(channel.decode(errors="replace"), str(exc))
+            return Rejected.of(channel.decode(errors="replace"), exc)
         if self._story_of(channel) != update.story_id:
-            return Rejected(channel.decode(errors="replace"), "story_id: differs from the channel's")
+            name = channel.decode(errors="replace")
+            return Rejected(name, RejectReason.STORY_ID, "differs from the channel's")
         return update
 
     def _story_of(self, channel: bytes) -> UUID | None:

@@ -39,6 +39,32 @@ CLOSE_CODES: dict[Closure, int] = {
 }
 
 
+# Close codes counted by their number; any other (a client's 3000-4999) is counted as `other`.
+KNOWN_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012})
+
+
+def close_code_label(code: int) -> str:
+    """A label of bounded variety: ours and the protocol's codes by number, the rest `other`."""
+    return str(code) if code in KNOWN_CLOSE_CODES or code in CLOSE_CODES.values() else "other"
+
+
+class AuthFailure(enum.StrEnum):
+    """Why a token was refused: a fixed set, so that it can label a metric."""
+
+    NO_TOKEN = "no_token"  # noqa: S105 (a label, not a secret)
+    MALFORMED = "malformed"  # not a JWT at all
+    BAD_SIGNATURE = "bad_signature"
+    BAD_ALGORITHM = "bad_algorithm"  # an algorithm the configuration does not allow (`none` too)
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"  # `nbf` or `iat` in the future
+    MISSING_CLAIM = "missing_claim"  # no `exp` or no `sub`
+    BAD_AUDIENCE = "bad_audience"
+    BAD_ISSUER = "bad_issuer"
+    BAD_SUBJECT = "bad_subject"  # `sub` is not a UUID
+    OTHER_USER = "other_user"  # a renewal for another user
+    INVALID = "invalid"  # any other refusal of the token library
+
+
 class AccessDenied(Exception):
     """The token or the story does not allow this connection; `closure` says which."""
 
@@ -46,6 +72,16 @@ class AccessDenied(Exception):
         super().__init__(f"{closure.value}: {detail}" if detail else closure.value)
         self.closure = closure
         self.detail = detail
+
+
+class TokenRefused(AccessDenied):
+    """A token that does not authenticate, with its `failure`; closes 4001 (`token_expired` or
+    `invalid_token`)."""
+
+    def __init__(self, failure: AuthFailure) -> None:
+        expired = failure is AuthFailure.EXPIRED
+        super().__init__(Closure.TOKEN_EXPIRED if expired else Closure.INVALID_TOKEN, failure.value)
+        self.failure = failure
 
 
 class DirectoryUnavailable(Exception):

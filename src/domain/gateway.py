@@ -13,7 +13,7 @@ from domain.access.policy import AccessPolicy
 from domain.connection.log_context import CONNECTION, ConnectionContext
 from domain.connection.outbox import Outbox
 from domain.connection.session import Refresh, Session, SessionLimits
-from domain.errors import AccessDenied, ClientGone, Closure, DirectoryUnavailable
+from domain.errors import AccessDenied, ClientGone, Closure, DirectoryUnavailable, TokenRefused
 from domain.hub.hub import ProgressHub
 from domain.ports import ClientSocket, Metrics
 from domain.values import Principal
@@ -122,8 +122,8 @@ class Gateway:
     def _authenticate(self, token: str | None) -> Principal:
         try:
             return self._policy.authenticate(token)
-        except AccessDenied as denied:
-            self._metrics.authentication_failed(_auth_reason(denied))
+        except TokenRefused as refused:
+            self._metrics.authentication_failed(refused.failure)
             raise
 
     def _refresher(self, endpoint: str, story_id: UUID | None) -> Refresh:
@@ -144,10 +144,3 @@ class Gateway:
                 await socket.close(closure)
         except (ClientGone, TimeoutError):
             logger.debug("client gone before the close frame (%s)", closure.value)
-
-
-def _auth_reason(denied: AccessDenied) -> str:
-    """A short label of bounded variety: `expired`, `no_token`, or the verifier's detail in snake case."""
-    if denied.closure is Closure.TOKEN_EXPIRED:
-        return "expired"
-    return "_".join(denied.detail.lower().split()) or denied.closure.value

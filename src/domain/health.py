@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Callable
 
+from domain.aio.futures import retrieve
 from domain.errors import DirectoryUnavailable, FeedUnavailable
 from domain.hub.hub import ProgressHub
 from domain.ports import ProgressFeed, StoryDirectory
+
+PROBE_MAX_AGE = 1.0  # seconds an answer of /readyz is reused
 
 
 async def down_dependencies(
@@ -32,3 +36,42 @@ async def _answers(check: Awaitable[None], timeout: float) -> bool:
     except (FeedUnavailable, DirectoryUnavailable, TimeoutError):
         return False
     return True
+
+
+class Readiness:
+    """`down_dependencies` from a probe at most `max_age` seconds old (counted from its start):
+    however many ask at once, one probe runs (single flight), and its answer is shared until it
+    is `max_age` old. So a client polling `/readyz` costs PostgreSQL and Redis at most one round
+    trip each per `max_age`."""
+
+    def __init__(
+        self,
+        hub: ProgressHub,
+        feed: ProgressFeed,
+        directory: StoryDirectory,
+        *,
+        max_age: float = PROBE_MAX_AGE,
+        timeout: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._probe_args = (hub, feed, directory, timeout)
+        self._max_age = max_age
+        self._clock = clock
+        self._answer: tuple[float, list[str]] | None = None  # (when its probe started, the answer)
+        self._probe: asyncio.Future[list[str]] | None = None
+
+    async def down(self) -> list[str]:
+        if self._answer is not None and self._clock() - self._answer[0] < self._max_age:
+            return list(self._answer[1])
+        if self._probe is None:
+            self._probe = asyncio.ensure_future(self._run(self._clock()))
+            self._probe.add_done_callback(retrieve)  # its waiters may all have gone
+        return list(await asyncio.shield(self._probe))
+
+    async def _run(self, started: float) -> list[str]:
+        try:
+            down = await down_dependencies(*self._probe_args)
+            self._answer = (started, down)
+            return down
+        finally:
+            self._probe = None

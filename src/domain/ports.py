@@ -6,14 +6,14 @@ from collections.abc import AsyncGenerator, Collection, Sequence
 from typing import Protocol
 from uuid import UUID
 
-from domain.errors import Closure
-from domain.progress import Frame, ProgressUpdate
+from domain.errors import AuthFailure, Closure
+from domain.progress import Frame, ProgressUpdate, RejectReason
 from domain.values import FeedEvent, Principal, Topic
 
 
 class TokenVerifier(Protocol):
     def verify(self, token: str) -> Principal:
-        """Raise `AccessDenied(INVALID_TOKEN | TOKEN_EXPIRED)` unless the token is good."""
+        """Raise `TokenRefused` with its reason unless the token is good."""
         ...
 
 
@@ -93,7 +93,7 @@ class Metrics(Protocol):
 
     def update_received(self, lag_seconds: float) -> None: ...
 
-    def update_rejected(self, reason: str) -> None: ...
+    def update_rejected(self, reason: RejectReason) -> None: ...
 
     def updates_merged(self, count: int) -> None: ...
 
@@ -116,7 +116,7 @@ class Metrics(Protocol):
         """A connection ended with this WebSocket close code (ours, or the client's)."""
         ...
 
-    def authentication_failed(self, reason: str) -> None: ...
+    def authentication_failed(self, reason: AuthFailure) -> None: ...
 
     def snapshots_resynced(self) -> None:
         """One resync pass offered every subscriber the stored snapshots."""

@@ -11,6 +11,9 @@ from uuid import UUID
 
 T = TypeVar("T")
 
+MAX_SEQ = 2**53  # the largest integer every JSON reader (JavaScript's numbers) holds exactly
+MAX_UPDATE_BYTES = 64 * 1024  # a broker message over this is dropped before it is decoded
+
 
 class StoryStatus(enum.StrEnum):
     ANALYZING = "analyzing"
@@ -24,11 +27,25 @@ class StoryStatus(enum.StrEnum):
         return self in (StoryStatus.COMPLETE, StoryStatus.FAILED)
 
 
-class InvalidUpdate(ValueError):
-    """A payload that is not a progress update; `field` names the culprit so logs say why."""
+class RejectReason(enum.StrEnum):
+    """Why a broker message is not an update: the field at fault, a fixed set (it labels a metric)."""
 
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
+    PAYLOAD = "payload"  # not a JSON object at all
+    TOO_BIG = "too_big"  # over MAX_UPDATE_BYTES, never decoded
+    STORY_ID = "story_id"  # not a UUID, or not the story of its channel
+    STATUS = "status"
+    PROGRESS_PERCENT = "progress_percent"
+    CURRENT_STEP = "current_step"
+    UPDATED_AT = "updated_at"
+    SEQ = "seq"
+
+
+class InvalidUpdate(ValueError):
+    """A payload that is not a progress update; `field` names the culprit, `reason` says how
+    (`name`, when given, is what the message calls the value: a command's argument)."""
+
+    def __init__(self, field: RejectReason, reason: str, name: str | None = None) -> None:
+        super().__init__(f"{name or field.value}: {reason}")
         self.field = field
         self.reason = reason
 
@@ -86,26 +103,26 @@ class Frame:
 def parse_update(data: object) -> ProgressUpdate:
     """Validate a decoded JSON value; raises `InvalidUpdate` naming the first bad field."""
     if not isinstance(data, Mapping):
-        raise InvalidUpdate("payload", "not a JSON object")
+        raise InvalidUpdate(RejectReason.PAYLOAD, "not a JSON object")
     return ProgressUpdate(
-        story_id=parse_story_id(_required(data, "story_id", str)),
-        status=_status(_required(data, "status", str)),
+        story_id=parse_story_id(_required(data, RejectReason.STORY_ID, str)),
+        status=_status(_required(data, RejectReason.STATUS, str)),
         progress_percent=_percent(data.get("progress_percent")),
-        current_step=_required(data, "current_step", str),
-        updated_at=_timestamp(_required(data, "updated_at", str)),
+        current_step=_required(data, RejectReason.CURRENT_STEP, str),
+        updated_at=_timestamp(_required(data, RejectReason.UPDATED_AT, str)),
         seq=_seq(data.get("seq")),
     )
 
 
-def parse_story_id(raw: str, field: str = "story_id") -> UUID:
+def parse_story_id(raw: str, name: str = "story_id") -> UUID:
     try:
         return UUID(raw)
     except ValueError:
-        raise InvalidUpdate(field, "not a UUID") from None
+        raise InvalidUpdate(RejectReason.STORY_ID, "not a UUID", name) from None
 
 
-def _required(data: Mapping[str, object], field: str, kind: type[T]) -> T:
-    value = data.get(field)
+def _required(data: Mapping[str, object], field: RejectReason, kind: type[T]) -> T:
+    value = data.get(field.value)
     if not isinstance(value, kind):
         raise InvalidUpdate(field, "missing" if value is None else f"not a {kind.__name__}")
     return value
@@ -115,14 +132,14 @@ def _status(raw: str) -> StoryStatus:
     try:
         return StoryStatus(raw)
     except ValueError:
-        raise InvalidUpdate("status", f"unknown status {raw[:32]!r}") from None
+        raise InvalidUpdate(RejectReason.STATUS, f"unknown status {raw[:32]!r}") from None
 
 
 def _percent(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidUpdate("progress_percent", "not an integer")
+        raise InvalidUpdate(RejectReason.PROGRESS_PERCENT, "not an integer")
     if not 0 <= value <= 100:
-        raise InvalidUpdate("progress_percent", "outside 0-100")
+        raise InvalidUpdate(RejectReason.PROGRESS_PERCENT, "outside 0-100")
     return value
 
 
@@ -130,9 +147,9 @@ def _timestamp(raw: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(raw)
     except ValueError:
-        raise InvalidUpdate("updated_at", "not an ISO 8601 timestamp") from None
+        raise InvalidUpdate(RejectReason.UPDATED_AT, "not an ISO 8601 timestamp") from None
     if parsed.tzinfo is None:
-        raise InvalidUpdate("updated_at", "has no time zone")
+        raise InvalidUpdate(RejectReason.UPDATED_AT, "has no time zone")
     return parsed
 
 
@@ -140,5 +157,7 @@ def _seq(value: object) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidUpdate("seq", "not a non-negative integer")
+        raise InvalidUpdate(RejectReason.SEQ, "not a non-negative integer")
+    if value > MAX_SEQ:
+        raise InvalidUpdate(RejectReason.SEQ, "over 2^53")
     return value

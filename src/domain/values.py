@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
 
-from domain.progress import ProgressUpdate
+from domain.progress import InvalidUpdate, ProgressUpdate, RejectReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,10 +24,15 @@ class Subscribed:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """A broker message that is not a valid update, with the reason it was refused."""
+    """A broker message that is not a valid update: why (a fixed set), and how, in words."""
 
     channel: str
-    reason: str
+    reason: RejectReason
+    detail: str = ""
+
+    @classmethod
+    def of(cls, channel: str, error: InvalidUpdate) -> Rejected:
+        return cls(channel, error.field, error.reason)
 
 
 @dataclass(frozen=True, slots=True)

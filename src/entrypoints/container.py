@@ -29,6 +29,7 @@ from domain.access.policy import AccessPolicy
 from domain.aio.backoff import Backoff
 from domain.connection.session import SessionLimits
 from domain.gateway import Gateway
+from domain.health import Readiness
 from domain.hub.hub import ProgressHub
 from domain.hub.subscribers import Subscribers
 from domain.ports import Metrics, ProgressFeed
@@ -166,3 +167,4 @@ class Container(containers.DeclarativeContainer):
         slow_client_seconds=settings.provided.slow_client_seconds,
     )
     gateway = providers.Singleton(Gateway, policy=policy, hub=hub, metrics=metrics, limits=limits)
+    readiness = providers.Singleton(Readiness, hub=hub, feed=feed, directory=directory)

@@ -12,7 +12,6 @@ from litestar.di import NamedDependency
 from litestar.params import SkipValidation
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from domain.health import down_dependencies
 from entrypoints.services import Services
 
 
@@ -23,7 +22,7 @@ async def healthz() -> dict[str, str]:
 
 @get("/readyz", media_type=MediaType.JSON)
 async def readyz(services: NamedDependency[SkipValidation[Services]]) -> Response[dict[str, object]]:
-    down = await down_dependencies(services.hub, services.feed, services.directory)
+    down = await services.readiness.down()  # a probe at most 1 s old, shared by every caller
     if down:
         return Response({"status": "unavailable", "down": down}, status_code=503)
     return Response({"status": "ready", "down": []}, status_code=200)

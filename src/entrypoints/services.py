@@ -10,6 +10,7 @@ from litestar.datastructures import State
 
 from adapters.prometheus_metrics import PrometheusMetrics
 from domain.gateway import Gateway
+from domain.health import Readiness
 from domain.hub.hub import ProgressHub
 from domain.ports import ProgressFeed, StoryDirectory
 from entrypoints.client_socket import FrameCache
@@ -26,6 +27,7 @@ class Services:
     directory: StoryDirectory
     metrics: PrometheusMetrics
     frames: FrameCache
+    readiness: Readiness
 
 
 async def resolve(provider: Any) -> Any:
@@ -43,6 +45,7 @@ async def resolve_services(container: Container) -> Services:
         directory=await resolve(container.directory),
         metrics=await resolve(container.metrics),
         frames=FrameCache(),
+        readiness=await resolve(container.readiness),
     )
 
 

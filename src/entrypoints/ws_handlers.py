@@ -1,7 +1,8 @@
 """The two WebSocket endpoints, kept thin: read the wire, accept, hand over to the gateway.
 
 Accept comes first so that browsers see our close codes (a close before the handshake shows
-them only 1006). The token comes from `Sec-WebSocket-Protocol: bearer, <JWT>` or `?token=`.
+them only 1006). The token comes from `Sec-WebSocket-Protocol: bearer, <JWT>` or `?token=` (see
+`request_tokens.py`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from litestar.params import FromPath, SkipValidation
 
 from domain.connection.log_context import CONNECTION, ConnectionContext
 from entrypoints.client_socket import LitestarClientSocket
+from entrypoints.request_tokens import query_token, subprotocol_token
 from entrypoints.services import Services
 
 Socket = WebSocket[Any, Any, Any]
@@ -30,12 +32,11 @@ async def _accepted(
     if allowed and socket.headers.get("origin") not in allowed:
         await socket.close(code=1008, reason="origin")
         return None
-    offered = [p.strip() for p in socket.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
-    if len(offered) >= 2 and offered[0] == "bearer":
+    if (token := subprotocol_token(socket.scope.get("subprotocols", ()))) is not None:
         await socket.accept(subprotocols="bearer")
-        return LitestarClientSocket(socket, services.frames), offered[1]
+        return LitestarClientSocket(socket, services.frames), token
     await socket.accept()
-    return LitestarClientSocket(socket, services.frames), socket.query_params.get("token")
+    return LitestarClientSocket(socket, services.frames), query_token(socket.scope["query_string"])
 
 
 @websocket("/ws/stories/{story_id:str}/progress")

@@ -107,6 +107,9 @@ INVALID_PAYLOADS = [
     pytest.param({"updated_at": "yesterday"}, "updated_at", id="timestamp-not-iso"),
     pytest.param({"seq": -1}, "seq", id="negative-seq"),
     pytest.param({"seq": "7"}, "seq", id="seq-a-string"),
+    pytest.param({"seq": 2**53 + 1}, "seq", id="seq-over-2-53"),
+    pytest.param({"seq": 10**30}, "seq", id="seq-10-30"),
+    pytest.param({"current_step": "x" * 64 * 1024}, "too_big", id="over-64-kib"),
 ]
 
 
@@ -202,8 +205,8 @@ class ProgressFeedContract:
             await progress_ports.raw.send(story, data)
             event = await next_event(events)
 
-        assert isinstance(event, Rejected), f"{data!r} came out as {event!r}"
-        assert event.reason.startswith(f"{field}:"), event.reason
+        assert isinstance(event, Rejected), f"{data[:200]!r} came out as {event!r}"
+        assert event.reason == field, event
         assert event.channel == progress_ports.raw.channel(story)
 
     async def test_an_update_on_another_storys_channel_is_rejected(
@@ -216,7 +219,7 @@ class ProgressFeedContract:
             event = await next_event(events)
 
         assert isinstance(event, Rejected)
-        assert event.reason.startswith("story_id:")
+        assert (event.reason, event.detail) == ("story_id", "differs from the channel's")
         assert event.channel == progress_ports.raw.channel(channel_story)
 
     async def test_a_rejected_message_does_not_stop_delivery(self, progress_ports: ProgressPorts) -> None:

@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 
 from adapters.jwt_tokens import JwtTokenIssuer, JwtTokenVerifier
 from adapters.redis_progress import RedisProgressPublisher
-from domain.errors import AccessDenied, Closure
+from domain.errors import AccessDenied, AuthFailure, Closure, TokenRefused
 from testkit.clients import ProgressClient
 from testkit.postgres import Database
 from testkit.waiting import timeout
@@ -161,11 +161,52 @@ def test_audience_and_issuer_are_checked_when_set(
         assert denial(verifier, token) is Closure.INVALID_TOKEN
 
 
-def test_audience_and_issuer_are_ignored_when_not_set(rsa_keys: KeyPair) -> None:
+def test_the_issuer_is_ignored_when_not_set(rsa_keys: KeyPair) -> None:
     user = uuid.uuid4()
     token = jwt.encode(claims_of(user, iss="anyone"), rsa_keys.private, algorithm="RS256")
 
     assert JwtTokenVerifier(rsa_keys.public, ("RS256",)).verify(token).user_id == user
+
+
+@pytest.mark.parametrize("audience", ["billing-service", ["billing-service"], [AUDIENCE, "other"]])
+def test_a_token_that_names_an_audience_is_refused_while_jwt_audience_is_unset(
+    rsa_keys: KeyPair, audience: object
+) -> None:
+    """PyJWT's default: a token meant for some audience is not meant for a gateway that names none."""
+    token = jwt.encode(claims_of(uuid.uuid4(), aud=audience), rsa_keys.private, algorithm="RS256")
+
+    with pytest.raises(TokenRefused) as refused:
+        JwtTokenVerifier(rsa_keys.public, ("RS256",)).verify(token)
+    assert refused.value.failure is AuthFailure.BAD_AUDIENCE
+    assert refused.value.closure is Closure.INVALID_TOKEN
+
+
+def test_each_refusal_names_its_reason_from_the_fixed_set(rsa_keys: KeyPair) -> None:
+    verifier = JwtTokenVerifier(rsa_keys.public, ("RS256",), audience=AUDIENCE, issuer=ISSUER)
+    user, now = uuid.uuid4(), int(time.time())
+    other = pem_pair(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+    def signed(key: str = rsa_keys.private, **changes: object) -> str:
+        claims = {**claims_of(user, aud=AUDIENCE, iss=ISSUER), **changes}
+        return jwt.encode({k: v for k, v in claims.items() if v is not None}, key, algorithm="RS256")
+
+    cases = {
+        "not-a-jwt": AuthFailure.MALFORMED,
+        unsigned(claims_of(user)): AuthFailure.BAD_ALGORITHM,
+        hs256_with(rsa_keys.public, claims_of(user)): AuthFailure.BAD_ALGORITHM,
+        signed(other.private): AuthFailure.BAD_SIGNATURE,
+        signed(exp=now - 60): AuthFailure.EXPIRED,
+        signed(nbf=now + 600): AuthFailure.NOT_YET_VALID,
+        signed(exp=None): AuthFailure.MISSING_CLAIM,
+        signed(aud="billing-service"): AuthFailure.BAD_AUDIENCE,
+        signed(iss="https://evil.test"): AuthFailure.BAD_ISSUER,
+        signed(sub="alice"): AuthFailure.BAD_SUBJECT,
+        signed(sub=42): AuthFailure.BAD_SUBJECT,
+    }
+    for token, expected in cases.items():
+        with pytest.raises(TokenRefused) as refused:
+            verifier.verify(token)
+        assert refused.value.failure is expected, (token, refused.value.failure)
 
 
 @pytest.mark.parametrize(

@@ -130,21 +130,44 @@ async def test_closes_are_counted_by_code(start_gateway: StartGateway, new_story
     assert metrics.value("gateway_closes_total", endpoint="story", code="1000") == 1
 
 
+async def test_client_close_codes_outside_the_known_set_are_counted_as_other(
+    start_gateway: StartGateway, new_story: NewStory
+) -> None:
+    """A client picks its own close code: 60 distinct ones make one series, not 60."""
+    gateway = start_gateway()
+    story = await new_story()
+    codes = [*range(3000, 3030), *range(4100, 4130)]
+    for code in codes:
+        async with connect(gateway.ws + story.path()) as leaving:
+            await leaving.send("ping")
+            assert await leaving.recv() == "pong"
+            await leaving.close(code=code)
+    async with connect(gateway.ws + story.path()) as normal:
+        await normal.close(code=1000)
+
+    metrics = await metric_reaches(gateway, "gateway_closes_total", len(codes) + 1)
+    series = {labels["code"] for labels, _ in metrics.samples["gateway_closes_total"]}
+    assert series == {"other", "1000"}
+    assert metrics.value("gateway_closes_total", endpoint="story", code="other") == len(codes)
+
+
 async def test_authentication_failures_are_counted_by_reason(
     start_gateway: StartGateway, new_story: NewStory
 ) -> None:
     gateway = start_gateway()
     story = await new_story()
     expired = JwtTokenIssuer(SECRET).issue(story.user, ttl_seconds=-60)
-    for token in ("", "not-a-jwt", expired):
+    foreign = JwtTokenIssuer(SECRET, audience="billing-service").issue(story.user)  # JWT_AUDIENCE unset
+    for token in ("", "not-a-jwt", expired, foreign):
         query = f"?token={token}" if token else ""
         async with connect(f"{gateway.ws}/ws/user/stories{query}") as refused:
             assert await close_code(refused) == 4001
 
-    metrics = await metric_reaches(gateway, "gateway_auth_failures_total", 3)
+    metrics = await metric_reaches(gateway, "gateway_auth_failures_total", 4)
     assert metrics.value("gateway_auth_failures_total", reason="no_token") == 1
+    assert metrics.value("gateway_auth_failures_total", reason="bad_audience") == 1
     assert metrics.value("gateway_auth_failures_total", reason="expired") == 1
-    assert metrics.value("gateway_auth_failures_total", reason="decodeerror") == 1
+    assert metrics.value("gateway_auth_failures_total", reason="malformed") == 1
 
 
 @pytest.fixture

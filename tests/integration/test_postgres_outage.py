@@ -13,6 +13,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
@@ -74,6 +75,18 @@ async def refused(url: str) -> tuple[int, str, float]:
     return frame.code, frame.reason, loop.time() - start
 
 
+async def readyz_when_down(gateway: GatewayProcess) -> tuple[int, dict[str, Any]]:
+    """/readyz answers from a probe up to 1 s old: the outage shows within that second."""
+    answer: list[tuple[int, dict[str, Any]]] = []
+
+    async def down() -> bool:
+        answer[:] = [await http_json(f"{gateway.http}/readyz")]
+        return answer[0][0] != 200
+
+    await wait_for_condition(down, 3, "/readyz to see the outage")
+    return answer[0]
+
+
 async def test_a_postgres_outage_refuses_new_connections_with_1013_and_spares_open_ones(
     gateway: GatewayProcess, private_postgres: PostgresServer, redis_publisher: RedisProgressPublisher
 ) -> None:
@@ -88,7 +101,7 @@ async def test_a_postgres_outage_refuses_new_connections_with_1013_and_spares_op
         dashboard = await refused(f"{gateway.ws}/ws/user/stories?token={story.token}")
         async with connect(gateway.ws + story.path(), open_timeout=timeout(5)) as reload:
             reloaded = await ProgressClient(reload).read_seq(1)
-        ready_code, ready_body = await http_json(f"{gateway.http}/readyz")
+        ready_code, ready_body = await readyz_when_down(gateway)
         during = [  # two statuses: percent-only updates within one status may be merged
             await redis_publisher.publish(make_update(story.id, status, percent))
             for status, percent in ((StoryStatus.GENERATING, 20), (StoryStatus.SYNTHESIZING, 30))

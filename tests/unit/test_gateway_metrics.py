@@ -27,7 +27,7 @@ async def test_a_served_connection_counts_connect_sends_writes_and_its_close_cod
 
 
 @pytest.mark.parametrize(
-    ("token", "reason"), [("", "no_token"), ("forged", "unknown_token")], ids=["missing", "unknown"]
+    ("token", "reason"), [("", "no_token"), ("forged", "bad_signature")], ids=["missing", "forged"]
 )
 async def test_a_refused_token_counts_its_reason_and_4001(rig: Rig, token: str, reason: str) -> None:
     socket = rig.open_story(token=token)

@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.json_codec import JsonCodec
-from domain.progress import InvalidUpdate, ProgressUpdate, StoryStatus, parse_update
+from domain.progress import (
+    MAX_SEQ,
+    MAX_UPDATE_BYTES,
+    InvalidUpdate,
+    ProgressUpdate,
+    StoryStatus,
+    parse_update,
+)
 
 BOUNDED = settings(max_examples=200, deadline=None)
 
@@ -26,7 +33,7 @@ updates = st.builds(
     progress_percent=st.integers(min_value=0, max_value=100),
     current_step=st.text(max_size=60),
     updated_at=st.datetimes(timezones=offsets),
-    seq=st.none() | st.integers(min_value=0, max_value=2**63 - 1),
+    seq=st.none() | st.integers(min_value=0, max_value=MAX_SEQ),
 )
 
 
@@ -78,7 +85,7 @@ def test_bytes_that_are_not_json_are_refused_as_payload(raw: bytes) -> None:
     assert refused.value.field == "payload"
 
 
-@pytest.mark.parametrize("depth", [1_000, 100_000])
+@pytest.mark.parametrize("depth", [1_000, 30_000])  # 30,000 pairs: 60 kB, under the 64 KiB bound
 def test_deeply_nested_json_is_refused_as_payload(depth: int) -> None:
     """A small hostile message (1 kB of '[') must be an invalid update, not a RecursionError."""
     with pytest.raises(InvalidUpdate) as refused:
@@ -124,3 +131,48 @@ def test_the_fast_typed_path_gives_the_verdict_of_the_field_by_field_parser(
 @given(updates)
 def test_encoding_gives_exactly_the_bytes_of_the_wire_dict(update: ProgressUpdate) -> None:
     assert JsonCodec().encode_bytes(update) == msgspec.json.encode(update.to_wire())
+
+
+def _wire(**changes: object) -> bytes:
+    valid = {
+        "story_id": "6f1c2a3e-1111-4222-8333-444455556666",
+        "status": "generating",
+        "progress_percent": 40,
+        "current_step": "Writing chapter 2",
+        "updated_at": "2026-11-25T20:43:58+00:00",
+    }
+    return json.dumps({**valid, **changes}).encode()
+
+
+def test_a_seq_of_2_53_is_valid_and_one_more_is_not() -> None:
+    assert JsonCodec().decode(_wire(seq=MAX_SEQ)).seq == 2**53
+    for seq in (MAX_SEQ + 1, 10**30):
+        with pytest.raises(InvalidUpdate) as refused:
+            JsonCodec().decode(_wire(seq=seq))
+        assert (refused.value.field, refused.value.reason) == ("seq", "over 2^53")
+        with pytest.raises(InvalidUpdate):
+            parse_update(json.loads(_wire(seq=seq)))
+
+
+def test_an_update_up_to_64_kib_is_decoded_and_one_byte_more_is_too_big() -> None:
+    fitting = _wire(current_step="")
+    fitting = _wire(current_step="x" * (MAX_UPDATE_BYTES - len(fitting)))
+    assert len(fitting) == MAX_UPDATE_BYTES
+    assert len(JsonCodec().decode(fitting).current_step) > 65_000
+
+    with pytest.raises(InvalidUpdate) as refused:
+        JsonCodec().decode(fitting[:-1] + b" }")
+    assert refused.value.field == "too_big"
+
+
+def test_the_size_is_checked_before_decoding() -> None:
+    """16 MB that is not even JSON is `too_big`, not `payload`: it was never parsed."""
+    with pytest.raises(InvalidUpdate) as refused:
+        JsonCodec().decode(b"\xff" * 16_000_000)
+
+    assert refused.value.field == "too_big"
+    assert str(refused.value) == "too_big: 16000000 bytes, over 65536"
+
+
+def test_a_snapshot_over_the_bound_is_ignored() -> None:
+    assert JsonCodec().decode_snapshot(_wire(current_step="x" * MAX_UPDATE_BYTES)) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from uuid import UUID
 
-from domain.errors import AccessDenied, Closure, DirectoryUnavailable
+from domain.errors import AccessDenied, AuthFailure, Closure, DirectoryUnavailable, TokenRefused
 from domain.ports import StoryDirectory, TokenVerifier
 from domain.progress import InvalidUpdate, parse_story_id
 from domain.values import Principal
@@ -19,14 +19,14 @@ class AccessPolicy:
 
     def authenticate(self, token: str | None) -> Principal:
         if not token:
-            raise AccessDenied(Closure.INVALID_TOKEN, "no token")
+            raise TokenRefused(AuthFailure.NO_TOKEN)
         return self._tokens.verify(token)
 
     def renew(self, current: Principal, token: str) -> Principal:
         """A renewal must speak for the same user, so a socket never changes hands."""
         renewed = self.authenticate(token)
         if renewed.user_id != current.user_id:
-            raise AccessDenied(Closure.INVALID_TOKEN, "renewal for another user")
+            raise TokenRefused(AuthFailure.OTHER_USER)
         return renewed
 
     async def story_for(self, principal: Principal, raw_story_id: str) -> UUID:

@@ -50,8 +50,7 @@ class FeedListener:
                             continue
                         self._metrics.broker_message()
                         if isinstance(event, Rejected):
-                            logger.warning("dropped message on %s: %s", event.channel, event.reason)
-                            self._metrics.update_rejected(event.reason.split(":", 1)[0])
+                            self._rejected(event)
                         else:
                             self._on_update(event)
                 raise FeedUnavailable("the feed ended")
@@ -63,6 +62,12 @@ class FeedListener:
             self._metrics.listener_restarted()
             await asyncio.sleep(self._backoff.delay(attempt))
             attempt += 1
+
+    def _rejected(self, event: Rejected) -> None:
+        """Counted by reason; logged with the channel and the detail (the log formatter escapes
+        what a publisher put there, and folds a flood of these into a count)."""
+        self._metrics.update_rejected(event.reason)
+        logger.warning("dropped message on %s: %s: %s", event.channel, event.reason.value, event.detail)
 
     def _subscribed(self) -> None:
         self._subscriptions += 1
