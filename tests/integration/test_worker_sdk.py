@@ -120,3 +120,22 @@ async def test_revoke_publishes_the_story_id_on_the_revocations_channel(
 
     assert message == str(story).encode()
     assert heard >= 1
+
+
+async def test_a_held_seq_past_2_to_the_53_is_ignored_so_seq_stays_valid(
+    redis_url: str, redis_client: Redis, key_prefix: str
+) -> None:
+    """A snapshot or counter planted with a seq the gateway would refuse (over 2^53) must not make
+    every later update of the story invalid: the script counts from what is valid."""
+    story, keys = uuid.uuid4(), StandaloneKeys(key_prefix)
+    planted = {"story_id": str(story), "status": "analyzing", "progress_percent": 1,
+               "current_step": "x", "updated_at": "2026-12-02T10:00:00+00:00", "seq": 10**30}  # fmt: skip
+    await redis_client.set(keys.snapshot(story), json.dumps(planted))
+    await redis_client.set(keys.counter(story), str(2**53))
+    async with worker_aio.ProgressReporter.from_url(
+        redis_url, prefix=key_prefix, ttl_seconds=TTL
+    ) as reporter:
+        sent = await reporter.publish(story, "generating", 40, "Writing chapter 2")
+    assert sent.seq == 1
+    stored = json.loads(await redis_client.get(keys.snapshot(story)))
+    assert stored["seq"] == 1

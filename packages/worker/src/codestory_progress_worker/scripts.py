@@ -11,10 +11,12 @@ from __future__ import annotations
 
 PUBLISH_SCRIPT = """
 local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
+if seq >= 9007199254740992 then seq = 0 end
 local current = redis.call('GET', KEYS[1])
 if current then
   local ok, held = pcall(cjson.decode, current)
-  if ok and type(held) == 'table' and type(held['seq']) == 'number' and held['seq'] > seq then
+  if ok and type(held) == 'table' and type(held['seq']) == 'number' and held['seq'] > seq
+        and held['seq'] < 9007199254740992 then
     seq = held['seq']
   end
 end
