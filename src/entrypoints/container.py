@@ -27,6 +27,7 @@ from adapters.redis_progress import RedisKeys, RedisProgressFeed, RedisProgressP
 from domain.access.directory_cache import CachingDirectory
 from domain.access.policy import AccessPolicy
 from domain.aio.backoff import Backoff
+from domain.connection.quota import ConnectionQuota
 from domain.connection.session import SessionLimits
 from domain.gateway import Gateway
 from domain.hub.hub import ProgressHub
@@ -165,4 +166,7 @@ class Container(containers.DeclarativeContainer):
         keepalive_seconds=settings.provided.keepalive_seconds,
         slow_client_seconds=settings.provided.slow_client_seconds,
     )
-    gateway = providers.Singleton(Gateway, policy=policy, hub=hub, metrics=metrics, limits=limits)
+    quota = providers.Singleton(ConnectionQuota, limit=settings.provided.max_connections_per_user)
+    gateway = providers.Singleton(
+        Gateway, policy=policy, hub=hub, metrics=metrics, limits=limits, quota=quota
+    )
