@@ -52,6 +52,16 @@ class Gateway:
                 ended.clear()
                 await ended.wait()
 
+    @property
+    def open_sessions(self) -> int:
+        """Connections being served here, from their accept to their close."""
+        return self._sessions
+
+    def shed(self, count: int) -> int:
+        """Close `count` served connections with 1012 `rebalance`, so that their clients reconnect
+        and land on other workers; returns how many were closed."""
+        return self._hub.close_some(count, Closure.REBALANCE)
+
     async def story(self, socket: ClientSocket, token: str | None, raw_story_id: str) -> None:
         async def open_watch(
             principal: Principal, outbox: Outbox

@@ -30,7 +30,9 @@ from typing import NoReturn
 from uvicorn.config import STARTUP_FAILURE
 
 from domain.aio.backoff import Backoff
+from entrypoints.rebalancing import Rebalancer
 from entrypoints.reuseport import bind_listener, check_port_free
+from entrypoints.worker_place import LoadBoard
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +46,9 @@ _RESTART_BACKOFF = Backoff(base=FIRST_DELAY, cap=MAX_DELAY, rng=lambda: 1.0)  # 
 # GatewayServer's own shutdown is bounded (about 8 s); past this a worker is killed.
 STOP_SECONDS = 15.0
 
-# What a worker runs, in the forked child: serve on `listener`, write READY to `ready_fd` once serving.
-WorkerTarget = Callable[[socket.socket, int], None]
+# What a worker runs, in the forked child: serve on `listener`, write READY to `ready_fd` once serving,
+# as the worker of a slot (0 to N - 1).
+WorkerTarget = Callable[[socket.socket, int, int], None]
 
 
 @dataclass
@@ -58,8 +61,18 @@ class Worker:
 
 
 class Supervisor:
-    def __init__(self, count: int, host: str, port: int, target: WorkerTarget) -> None:
+    def __init__(
+        self,
+        count: int,
+        host: str,
+        port: int,
+        target: WorkerTarget,
+        board: LoadBoard | None = None,
+        rebalancer: Rebalancer | None = None,
+    ) -> None:
         self._count, self._host, self._port, self._target = count, host, port, target
+        self._board, self._rebalancer = board, rebalancer
+        self._served: set[int] = set()  # slots where a worker has served: the next one is a replacement
         self._workers: dict[int, Worker] = {}
         self._restarts: dict[int, float] = {}  # slot -> when to start its replacement
         self._quick_deaths = [0] * count
@@ -118,6 +131,8 @@ class Supervisor:
                     self._signal_all(signal.SIGKILL)
                     kill_at = time.monotonic() + STOP_SECONDS
             self._start_due()
+            if self._rebalancer is not None and not self._stopping:
+                self._rebalancer.tick()
             for key, _ in self._selector.select(self._wait_seconds(kill_at)):
                 if key.fd == wake_read:
                     _drain(wake_read)
@@ -125,11 +140,14 @@ class Supervisor:
                     self._read_ready(key.data, key.fd)
 
     def _wait_seconds(self, kill_at: float | None) -> float | None:
-        deadlines = [*self._restarts.values(), *([kill_at] if kill_at is not None else [])]
+        rebalance = self._rebalancer.due if self._rebalancer is not None else None
+        deadlines = [*self._restarts.values(), *(t for t in (kill_at, rebalance) if t is not None)]
         return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
 
     def _spawn(self, slot: int) -> None:
         """Fork a worker on a fresh SO_REUSEPORT socket (bound here, so a bind error stays here)."""
+        if self._board is not None:
+            self._board.vacate(slot)
         with bind_listener(self._host, self._port) as listener:
             ready_read, ready_write = os.pipe()
             sys.stdout.flush()
@@ -149,13 +167,13 @@ class Supervisor:
                     signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
             if pid == 0:
                 os.close(ready_read)
-                self._run_child(supervisor, listener, ready_write)
+                self._run_child(supervisor, listener, ready_write, slot)
             os.close(ready_write)
         worker = Worker(slot, pid, ready_read)
         self._workers[pid] = worker
         self._selector.register(ready_read, selectors.EVENT_READ, worker)
 
-    def _run_child(self, supervisor: int, listener: socket.socket, ready_fd: int) -> NoReturn:
+    def _run_child(self, supervisor: int, listener: socket.socket, ready_fd: int, slot: int) -> NoReturn:
         """In the forked child: drop the supervisor's signals and descriptors, run the target."""
         code = 1
         try:
@@ -168,7 +186,7 @@ class Supervisor:
             for fd in [*self._wake, *(w.ready_fd for w in self._workers.values())]:
                 if fd is not None:
                     os.close(fd)
-            self._target(listener, ready_fd)
+            self._target(listener, ready_fd, slot)
             code = 0
         except SystemExit as exit_:
             code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
@@ -183,6 +201,9 @@ class Supervisor:
         if os.read(fd, 1) == READY:
             worker.ready, worker.started_at = True, time.monotonic()
             logger.info("worker %d serving (pid %d)", worker.slot, worker.pid)
+            if worker.slot in self._served and self._rebalancer is not None:
+                self._rebalancer.replaced()
+            self._served.add(worker.slot)
         self._close_ready(worker)
 
     def _close_ready(self, worker: Worker) -> None:
@@ -209,6 +230,8 @@ class Supervisor:
             with suppress(BlockingIOError):
                 self._read_ready(worker, fd)  # READY may still sit in the pipe
             self._close_ready(worker)
+        if self._board is not None:
+            self._board.vacate(worker.slot)
         if self._stopping:
             return
         if not worker.ready:

@@ -20,27 +20,41 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 from functools import partial
+from pathlib import Path
 
 from litestar import Litestar
 from uvicorn import Config
 
 from entrypoints.app import create_app
 from entrypoints.container import Container
+from entrypoints.rebalancing import Rebalancer, Rebalancing
 from entrypoints.server import GatewayServer, gateway_config
 from entrypoints.settings import Settings
 from entrypoints.supervisor import READY, Supervisor
+from entrypoints.worker_peers import beside_siblings
+from entrypoints.worker_place import LoadBoard, WorkerPlace
 
 
-def run_workers(count: int, settings: Settings) -> int:
+def run_workers(count: int, settings: Settings, rebalancing: Rebalancing | None = None) -> int:
     """Run `count` workers on HOST:PORT until SIGTERM/SIGINT (0) or a start failure (3, as uvicorn).
-    Workers inherit the settings and the logging configured here (they are forked)."""
-    return Supervisor(count, settings.host, settings.port, partial(serve_worker, settings)).run()
+    Workers inherit the settings and the logging configured here (they are forked), the load board
+    and a private directory (removed at the end) for their sockets."""
+    board = LoadBoard(count)
+    with tempfile.TemporaryDirectory(prefix="codestory-workers-") as directory:
+        target = partial(serve_worker, settings, board, Path(directory))
+        rebalancer = Rebalancer(board, rebalancing or Rebalancing())
+        return Supervisor(count, settings.host, settings.port, target, board, rebalancer).run()
 
 
-def serve_worker(settings: Settings, listener: socket.socket, ready_fd: int) -> None:
-    """One worker: the whole gateway, its app and container built in the child."""
-    app = create_app(Container(settings=settings))
+def serve_worker(
+    settings: Settings, board: LoadBoard, directory: Path, listener: socket.socket, ready_fd: int, slot: int
+) -> None:
+    """One worker: the whole gateway, its app and container built in the child, beside its siblings."""
+    place = WorkerPlace(slot, board, directory)
+    container = Container(settings=settings, worker=place)
+    app = create_app(container, companions=[partial(beside_siblings, place)])
     config = gateway_config(app, settings)
     WorkerServer(config, app, ready_fd).run(sockets=[listener])
 

@@ -97,7 +97,7 @@ class CountingSupervisor(Supervisor):
         super()._spawn(slot)
 
 
-def failing_worker(listener: socket.socket, ready_fd: int) -> None:
+def failing_worker(listener: socket.socket, ready_fd: int, slot: int) -> None:
     raise SystemExit(3)
 
 
