@@ -66,6 +66,9 @@ are read as a ratio to the floor's, which holds across noisy machines better tha
 
 - Both servers run as one subprocess each on loopback with the shared Redis, a database and a key
   prefix of the bench's own. Updates go through the project's publish script (SET + PUBLISH + seq).
+- A story is watched only by its owner, so the sockets of one story (up to 2,020 in `idle`, 1,000
+  in `merge`, `storm` and `hold`) are one user's: `serve` runs with `MAX_CONNECTIONS_PER_USER=10000`
+  (`bench/settings.py`) instead of its default of 100, which would close all but 100 with 4029.
 - Clients run in 2 processes of their own (`bench/clients.py`) on a raw asyncio WebSocket client
   (`bench/wsclient.py`) that reads only `updated_at` and the terminal status of each frame, so
   that they cost far less than the server. Clients retry a 1013 with backoff, except in storms.

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from bench.settings import CONNECTIONS_PER_USER
 from bench.world import SECRET, World
 from testkit.processes import GatewayProcess, gateway_env
 from testkit.proctree import tree_cpu_seconds, tree_rss_bytes
@@ -45,11 +46,13 @@ async def running(
     """A fresh server of `kind` on a free port, ready (subscribed to the broker, and for `serve` its
     PostgreSQL pool opened by the readiness probe), or with `ready=False` only answering /healthz
     (as right after a restart); stopped after. `serve` runs `workers` processes (`--workers`), on
-    `redis_url` with the settings in `overrides` (`REDIS_MODE="cluster"`)."""
+    `redis_url` with the settings in `overrides` (`REDIS_MODE="cluster"`), and a user may hold
+    `CONNECTIONS_PER_USER` sockets (the fan-out cases are one user's sockets on one story)."""
     module, command = MODULES[kind]
     if workers > 1:
         command = (*command, "--workers", str(workers))
-    env = gateway_env(redis_url, world.database.url, SECRET, world.prefix, **overrides)
+    limits = {"MAX_CONNECTIONS_PER_USER": str(CONNECTIONS_PER_USER)}
+    env = gateway_env(redis_url, world.database.url, SECRET, world.prefix, **{**limits, **overrides})
     process = GatewayProcess(env, module=module, command=command)
     try:
         await asyncio.to_thread(process.start, ready=ready)

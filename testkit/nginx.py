@@ -22,10 +22,17 @@ from testkit.waiting import timeout, wait_until
 
 NGINX = Path("/usr/sbin/nginx")
 OPERATIONS_DOC = ROOT / "docs" / "operations.md"
-# What the test replaces in the documented block: the listen port, the upstream, the log directory.
+# What the test replaces in the documented block: the listen port, the upstream, the log directory,
+# and the sizes of the per-address limits (small enough to pass in a test, large enough for the
+# browser test's sockets: at most 4 open at once, 4 opened).
 DOC_LISTEN = "listen 80;"
 DOC_UPSTREAM = "server 127.0.0.1:8000;"
 DOC_LOG_DIR = "/var/log/nginx/"
+DOC_STREAMS = "limit_conn gateway_streams_per_ip 200;"
+DOC_RATE = "rate=20r/s;"
+DOC_BURST = "burst=100 nodelay;"
+STREAMS_PER_ADDRESS = 5
+OPENS_BURST = 10  # with a rate of 1 a minute: 1 + OPENS_BURST opens pass, then 429
 
 
 def nginx_binary() -> Path:
@@ -78,6 +85,9 @@ class NginxProxy(OnLoopback):
         site = _replace_once(site, DOC_LISTEN, f"listen 127.0.0.1:{self.port};")
         site = _replace_once(site, DOC_UPSTREAM, f"server 127.0.0.1:{self.upstream_port};")
         site = _replace_once(site, DOC_LOG_DIR, f"{self.prefix}/logs/")
+        site = _replace_once(site, DOC_STREAMS, f"limit_conn gateway_streams_per_ip {STREAMS_PER_ADDRESS};")
+        site = _replace_once(site, DOC_RATE, "rate=1r/m;")
+        site = _replace_once(site, DOC_BURST, f"burst={OPENS_BURST} nodelay;")
         temp = "\n".join(
             f"    {kind}_temp_path {self.prefix / 'temp' / kind};"
             for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")

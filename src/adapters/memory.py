@@ -190,6 +190,9 @@ class MemoryMetrics:
     def listener_restarted(self) -> None:
         self.counts["listener_restarts"] += 1
 
+    def listener_up(self, up: bool) -> None:
+        self.counts["listener_up"] = int(up)
+
     def sent(self, endpoint: str, count: int) -> None:
         self.counts[f"sent:{endpoint}"] += count
 

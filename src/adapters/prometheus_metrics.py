@@ -36,6 +36,11 @@ class PrometheusMetrics:
         )
         self._merged = Counter("gateway_updates_merged", "Queued updates replaced by newer ones", registry=r)
         self._restarts = Counter("gateway_listener_restarts", "Broker listener restarts", registry=r)
+        self._listener_up = Gauge(
+            "gateway_listener_up",
+            "1 while the broker subscription is confirmed, 0 while it is lost",
+            registry=r,
+        )
         self._connect = Histogram(
             "gateway_connect_seconds",
             "From accept to a subscribed connection with its snapshot queued (token, ownership, snapshot)",
@@ -88,6 +93,9 @@ class PrometheusMetrics:
 
     def listener_restarted(self) -> None:
         self._restarts.inc()
+
+    def listener_up(self, up: bool) -> None:
+        self._listener_up.set(1 if up else 0)
 
     def sent(self, endpoint: str, count: int) -> None:
         self._sent.add(count, endpoint)

@@ -14,6 +14,8 @@ class Closure(enum.StrEnum):
     SLOW_CLIENT = "slow_client"
     SHUTDOWN = "shutdown"
     UNAVAILABLE = "unavailable"
+    TOO_MANY_CONNECTIONS = "too_many_connections"  # the user's share of this process is taken
+    REBALANCE = "rebalance"  # a worker sheds sockets so that reconnects spread over every worker
     TOO_BIG = "too_big"
     BINARY = "binary_unsupported"
     FLOOD = "flood"
@@ -32,6 +34,8 @@ CLOSE_CODES: dict[Closure, int] = {
     Closure.SLOW_CLIENT: 4008,
     Closure.SHUTDOWN: 1001,
     Closure.UNAVAILABLE: 1013,
+    Closure.TOO_MANY_CONNECTIONS: 4029,
+    Closure.REBALANCE: 1012,
     Closure.TOO_BIG: 1009,
     Closure.BINARY: 1003,
     Closure.FLOOD: 1008,
@@ -66,7 +70,8 @@ class AuthFailure(enum.StrEnum):
 
 
 class AccessDenied(Exception):
-    """The token or the story does not allow this connection; `closure` says which."""
+    """The token, the story or the user's share of the process does not allow this connection;
+    `closure` says which."""
 
     def __init__(self, closure: Closure, detail: str = "") -> None:
         super().__init__(f"{closure.value}: {detail}" if detail else closure.value)

@@ -12,6 +12,7 @@ from uuid import UUID
 from domain.access.policy import AccessPolicy
 from domain.connection.log_context import CONNECTION, ConnectionContext
 from domain.connection.outbox import Outbox
+from domain.connection.quota import ConnectionQuota
 from domain.connection.session import Refresh, Session, SessionLimits
 from domain.errors import AccessDenied, ClientGone, Closure, DirectoryUnavailable, TokenRefused
 from domain.hub.hub import ProgressHub
@@ -27,12 +28,18 @@ _OpenWatch = Callable[[Principal, Outbox], Awaitable[tuple[AbstractAsyncContextM
 
 class Gateway:
     def __init__(
-        self, policy: AccessPolicy, hub: ProgressHub, metrics: Metrics, limits: SessionLimits
+        self,
+        policy: AccessPolicy,
+        hub: ProgressHub,
+        metrics: Metrics,
+        limits: SessionLimits,
+        quota: ConnectionQuota,
     ) -> None:
         self._policy = policy
         self._hub = hub
         self._metrics = metrics
         self._limits = limits
+        self._quota = quota
         self._sessions = 0
         self._session_ended: asyncio.Event | None = None
 
@@ -44,6 +51,16 @@ class Gateway:
             while self._sessions:
                 ended.clear()
                 await ended.wait()
+
+    @property
+    def open_sessions(self) -> int:
+        """Connections being served here, from their accept to their close."""
+        return self._sessions
+
+    def shed(self, count: int) -> int:
+        """Close `count` served connections with 1012 `rebalance`, so that their clients reconnect
+        and land on other workers; returns how many were closed."""
+        return self._hub.close_some(count, Closure.REBALANCE)
 
     async def story(self, socket: ClientSocket, token: str | None, raw_story_id: str) -> None:
         async def open_watch(
@@ -93,14 +110,7 @@ class Gateway:
         try:
             principal = self._authenticate(token)
             context.user_id = str(principal.user_id)
-            outbox = Outbox()
-            watch, refresh = await open_watch(principal, outbox)
-            session = Session(
-                socket, outbox, principal, self._policy, self._limits, refresh, self._metrics, endpoint
-            )
-            closure = await session.run(
-                watch, lambda: self._metrics.connected(endpoint, time.monotonic() - started)
-            )
+            closure = await self._run_in_share(socket, principal, open_watch, endpoint, started)
         except AccessDenied as denied:
             logger.info("%s connection denied: %s", endpoint, denied)
             closure = denied.closure
@@ -118,6 +128,31 @@ class Gateway:
         code = closure.code if closure else (context.client_close_code or _NO_CLOSE_FRAME)
         self._metrics.close_code(endpoint, code)
         logger.info("connection closed", extra={"close_code": code, "close_reason": reason})
+
+    async def _run_in_share(
+        self,
+        socket: ClientSocket,
+        principal: Principal,
+        open_watch: _OpenWatch,
+        endpoint: str,
+        started: float,
+    ) -> Closure | None:
+        """Within the user's share of this process, taken before the ownership query (a user at the
+        limit costs no PostgreSQL round trip) and given back however the session ends."""
+        user = principal.user_id
+        if not self._quota.acquire(user):
+            raise AccessDenied(Closure.TOO_MANY_CONNECTIONS, f"{self._quota.limit} open already")
+        try:
+            outbox = Outbox()
+            watch, refresh = await open_watch(principal, outbox)
+            session = Session(
+                socket, outbox, principal, self._policy, self._limits, refresh, self._metrics, endpoint
+            )
+            return await session.run(
+                watch, lambda: self._metrics.connected(endpoint, time.monotonic() - started)
+            )
+        finally:
+            self._quota.release(user)
 
     def _authenticate(self, token: str | None) -> Principal:
         try:

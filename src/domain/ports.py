@@ -99,6 +99,10 @@ class Metrics(Protocol):
 
     def listener_restarted(self) -> None: ...
 
+    def listener_up(self, up: bool) -> None:
+        """The broker subscription was confirmed (True), or lost (False) until the next one."""
+        ...
+
     def sent(self, endpoint: str, count: int) -> None:
         """`count` progress messages written to clients of `endpoint` (the caller may batch)."""
         ...

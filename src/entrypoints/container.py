@@ -21,12 +21,14 @@ from adapters.jwt_tokens import JwtTokenIssuer, JwtTokenVerifier
 from adapters.memory import MemoryBroker, MemoryStoryDirectory
 from adapters.postgres_stories import PostgresStoryDirectory, make_engine
 from adapters.prometheus_metrics import PrometheusMetrics
+from adapters.prometheus_workers import ProcessScrape, WorkersScrape
 from adapters.redis_cluster import ClusterKeys, ClusterProgressPublisher, open_redis_cluster
 from adapters.redis_cluster_feed import ClusterProgressFeed
 from adapters.redis_progress import RedisKeys, RedisProgressFeed, RedisProgressPublisher
 from domain.access.directory_cache import CachingDirectory
 from domain.access.policy import AccessPolicy
 from domain.aio.backoff import Backoff
+from domain.connection.quota import ConnectionQuota
 from domain.connection.session import SessionLimits
 from domain.gateway import Gateway
 from domain.health import Readiness
@@ -34,6 +36,7 @@ from domain.hub.hub import ProgressHub
 from domain.hub.subscribers import Subscribers
 from domain.ports import Metrics, ProgressFeed
 from entrypoints.settings import Settings
+from entrypoints.worker_place import WorkerPlace
 
 # A silently dead Redis connection (no reset) is found within about 10 + 3 x 5 = 25 s.
 KEEPALIVE = {socket.TCP_KEEPIDLE: 10, socket.TCP_KEEPINTVL: 5, socket.TCP_KEEPCNT: 3}
@@ -85,11 +88,22 @@ async def run_hub(
         await hub.stop()
 
 
+def scrape_for(metrics: PrometheusMetrics, worker: WorkerPlace | None) -> ProcessScrape | WorkersScrape:
+    """`/metrics` of this process, or, under `serve --workers N`, of every worker."""
+    if worker is None:
+        return ProcessScrape(metrics)
+    return WorkersScrape(metrics, worker.slot, worker.sibling_sockets())
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
+    worker: providers.Object[WorkerPlace | None] = providers.Object(
+        None
+    )  # its WorkerPlace, under `serve --workers N` (workers.py gives it)
 
     codec = providers.Singleton(JsonCodec)
     metrics = providers.Singleton(PrometheusMetrics)
+    scrape = providers.Singleton(scrape_for, metrics=metrics, worker=worker)
     keys = providers.Singleton(RedisKeys, prefix=settings.provided.redis_key_prefix)
 
     redis = providers.Resource(open_redis, url=settings.provided.redis_url)
@@ -166,5 +180,8 @@ class Container(containers.DeclarativeContainer):
         keepalive_seconds=settings.provided.keepalive_seconds,
         slow_client_seconds=settings.provided.slow_client_seconds,
     )
-    gateway = providers.Singleton(Gateway, policy=policy, hub=hub, metrics=metrics, limits=limits)
+    quota = providers.Singleton(ConnectionQuota, limit=settings.provided.max_connections_per_user)
+    gateway = providers.Singleton(
+        Gateway, policy=policy, hub=hub, metrics=metrics, limits=limits, quota=quota
+    )
     readiness = providers.Singleton(Readiness, hub=hub, feed=feed, directory=directory)

@@ -30,7 +30,7 @@ async def readyz(services: NamedDependency[SkipValidation[Services]]) -> Respons
 
 @get("/metrics")
 async def metrics(services: NamedDependency[SkipValidation[Services]]) -> Response[bytes]:
-    return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    return Response(await services.scrape.render(), media_type=CONTENT_TYPE_LATEST)
 
 
 @get("/", media_type=MediaType.HTML)

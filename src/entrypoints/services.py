@@ -9,6 +9,7 @@ from typing import Any
 from litestar.datastructures import State
 
 from adapters.prometheus_metrics import PrometheusMetrics
+from adapters.prometheus_workers import ProcessScrape, WorkersScrape
 from domain.gateway import Gateway
 from domain.health import Readiness
 from domain.hub.hub import ProgressHub
@@ -26,6 +27,7 @@ class Services:
     feed: ProgressFeed
     directory: StoryDirectory
     metrics: PrometheusMetrics
+    scrape: ProcessScrape | WorkersScrape
     frames: FrameCache
     readiness: Readiness
 
@@ -44,6 +46,7 @@ async def resolve_services(container: Container) -> Services:
         feed=await resolve(container.feed),
         directory=await resolve(container.directory),
         metrics=await resolve(container.metrics),
+        scrape=await resolve(container.scrape),
         frames=FrameCache(),
         readiness=await resolve(container.readiness),
     )

@@ -48,6 +48,7 @@ class Settings:
     log_level: str = "INFO"
     handshake_timeout_seconds: float = 5.0
     max_connections: int = 50000
+    max_connections_per_user: int = 100
     backend: Backend = "real"
     demo_page: bool = False
 
@@ -145,6 +146,8 @@ SETTINGS: tuple[Setting, ...] = (
             "a request head not complete by then is closed", _number(0.01)),
     Setting("MAX_CONNECTIONS", "max_connections", "50000",
             "open connections per process; beyond it HTTP 503", _number(1, integer=True)),
+    Setting("MAX_CONNECTIONS_PER_USER", "max_connections_per_user", "100",
+            "open connections of one user per process; beyond it close 4029", _number(1, integer=True)),
     Setting("LOG_FORMAT", "log_format", "text", "text or json (one object a line)", _choice("text", "json")),
     Setting("LOG_LEVEL", "log_level", "INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL",
             _choice(*_LEVELS, upper=True)),

@@ -18,57 +18,43 @@ supervisor exits 0 once every worker has exited.
 
 from __future__ import annotations
 
-import ctypes
-import logging
 import os
-import selectors
-import signal
 import socket
-import sys
-import time
-import traceback
-from collections.abc import Callable
-from contextlib import suppress
-from dataclasses import dataclass
+import tempfile
 from functools import partial
-from types import FrameType
-from typing import NoReturn
+from pathlib import Path
 
 from litestar import Litestar
 from uvicorn import Config
-from uvicorn.config import STARTUP_FAILURE
 
-from domain.aio.backoff import Backoff
 from entrypoints.app import create_app
 from entrypoints.container import Container
+from entrypoints.rebalancing import Rebalancer, Rebalancing
 from entrypoints.server import GatewayServer, gateway_config
 from entrypoints.settings import Settings
-
-logger = logging.getLogger(__name__)
-
-READY = b"r"
-_PR_SET_PDEATHSIG = 1
-SIGNALS = (signal.SIGTERM, signal.SIGINT)
-# A worker that lived less than this died quickly; repeated quick deaths back off.
-STEADY_SECONDS = 10.0
-FIRST_DELAY, MAX_DELAY = 0.5, 10.0
-_RESTART_BACKOFF = Backoff(base=FIRST_DELAY, cap=MAX_DELAY, rng=lambda: 1.0)  # no jitter: one host
-# GatewayServer's own shutdown is bounded (about 8 s); past this a worker is killed.
-STOP_SECONDS = 15.0
-
-# What a worker runs, in the forked child: serve on `listener`, write READY to `ready_fd` once serving.
-WorkerTarget = Callable[[socket.socket, int], None]
+from entrypoints.supervisor import READY, Supervisor
+from entrypoints.worker_peers import beside_siblings
+from entrypoints.worker_place import LoadBoard, WorkerPlace
 
 
-def run_workers(count: int, settings: Settings) -> int:
+def run_workers(count: int, settings: Settings, rebalancing: Rebalancing | None = None) -> int:
     """Run `count` workers on HOST:PORT until SIGTERM/SIGINT (0) or a start failure (3, as uvicorn).
-    Workers inherit the settings and the logging configured here (they are forked)."""
-    return Supervisor(count, settings.host, settings.port, partial(serve_worker, settings)).run()
+    Workers inherit the settings and the logging configured here (they are forked), the load board
+    and a private directory (removed at the end) for their sockets."""
+    board = LoadBoard(count)
+    with tempfile.TemporaryDirectory(prefix="codestory-workers-") as directory:
+        target = partial(serve_worker, settings, board, Path(directory))
+        rebalancer = Rebalancer(board, rebalancing or Rebalancing())
+        return Supervisor(count, settings.host, settings.port, target, board, rebalancer).run()
 
 
-def serve_worker(settings: Settings, listener: socket.socket, ready_fd: int) -> None:
-    """One worker: the whole gateway, its app and container built in the child."""
-    app = create_app(Container(settings=settings))
+def serve_worker(
+    settings: Settings, board: LoadBoard, directory: Path, listener: socket.socket, ready_fd: int, slot: int
+) -> None:
+    """One worker: the whole gateway, its app and container built in the child, beside its siblings."""
+    place = WorkerPlace(slot, board, directory)
+    container = Container(settings=settings, worker=place)
+    app = create_app(container, companions=[partial(beside_siblings, place)])
     config = gateway_config(app, settings)
     WorkerServer(config, app, ready_fd).run(sockets=[listener])
 
@@ -85,247 +71,3 @@ class WorkerServer(GatewayServer):
         if self.started:
             os.write(self._ready_fd, READY)
             os.close(self._ready_fd)
-
-
-@dataclass
-class Worker:
-    slot: int
-    pid: int
-    ready_fd: int | None  # open until the worker said READY or died
-    ready: bool = False
-    started_at: float = 0.0
-
-
-class Supervisor:
-    def __init__(self, count: int, host: str, port: int, target: WorkerTarget) -> None:
-        self._count, self._host, self._port, self._target = count, host, port, target
-        self._workers: dict[int, Worker] = {}
-        self._restarts: dict[int, float] = {}  # slot -> when to start its replacement
-        self._quick_deaths = [0] * count
-        self._selector = selectors.DefaultSelector()
-        self._wake: tuple[int, ...] = ()  # the wakeup pipe of the signal handlers
-        self._stopping = False
-        self._failed = False
-
-    def run(self) -> int:
-        """0 after SIGTERM/SIGINT once every worker exited; STARTUP_FAILURE if one could not start."""
-        try:
-            self._port = check_port_free(self._host, self._port)
-        except OSError as error:
-            logger.error("cannot listen on %s:%d: %s", self._host, self._port, error)
-            return STARTUP_FAILURE
-        self._wake = wake_read, wake_write = os.pipe()
-        os.set_blocking(wake_read, False)
-        os.set_blocking(wake_write, False)
-        self._selector.register(wake_read, selectors.EVENT_READ)
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in (*SIGNALS, signal.SIGCHLD)}
-        previous_wakeup = signal.set_wakeup_fd(wake_write)
-        try:
-            logger.info("serving on %s:%d with %d workers", self._host, self._port, self._count)
-            for slot in range(self._count):
-                if not self._stopping:
-                    self._start(slot, first=True)
-            self._supervise(wake_read)
-        finally:
-            signal.set_wakeup_fd(previous_wakeup)
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            self._selector.close()
-            os.close(wake_read)
-            os.close(wake_write)
-        logger.info("all workers exited")
-        return STARTUP_FAILURE if self._failed else 0
-
-    def _on_signal(self, sig: int, frame: FrameType | None) -> None:
-        """Runs between bytecodes: only flags; the wakeup fd makes the loop look."""
-        if sig in SIGNALS:
-            self._stopping = True
-
-    def _supervise(self, wake_read: int) -> None:
-        kill_at: float | None = None
-        while True:
-            self._reap()
-            if self._stopping:
-                if kill_at is None:
-                    self._restarts.clear()
-                    self._signal_all(signal.SIGTERM)
-                    kill_at = time.monotonic() + STOP_SECONDS
-                if not self._workers:
-                    return
-                if time.monotonic() >= kill_at:
-                    logger.error("workers still running %.0f s after SIGTERM; killing them", STOP_SECONDS)
-                    self._signal_all(signal.SIGKILL)
-                    kill_at = time.monotonic() + STOP_SECONDS
-            self._start_due()
-            for key, _ in self._selector.select(self._wait_seconds(kill_at)):
-                if key.fd == wake_read:
-                    _drain(wake_read)
-                else:
-                    self._read_ready(key.data, key.fd)
-
-    def _wait_seconds(self, kill_at: float | None) -> float | None:
-        deadlines = [*self._restarts.values(), *([kill_at] if kill_at is not None else [])]
-        return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
-
-    def _spawn(self, slot: int) -> None:
-        """Fork a worker on a fresh SO_REUSEPORT socket (bound here, so a bind error stays here)."""
-        with bind_listener(self._host, self._port) as listener:
-            ready_read, ready_write = os.pipe()
-            sys.stdout.flush()
-            sys.stderr.flush()
-            supervisor = os.getpid()
-            # Blocked across the fork: a SIGTERM meant for the child waits for its default handler.
-            signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
-            pid = -1
-            try:
-                pid = os.fork()
-            except OSError:
-                os.close(ready_read)
-                os.close(ready_write)
-                raise
-            finally:
-                if pid != 0:
-                    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
-            if pid == 0:
-                os.close(ready_read)
-                self._run_child(supervisor, listener, ready_write)
-            os.close(ready_write)
-        worker = Worker(slot, pid, ready_read)
-        self._workers[pid] = worker
-        self._selector.register(ready_read, selectors.EVENT_READ, worker)
-
-    def _run_child(self, supervisor: int, listener: socket.socket, ready_fd: int) -> NoReturn:
-        """In the forked child: drop the supervisor's signals and descriptors, run the target."""
-        code = 1
-        try:
-            signal.set_wakeup_fd(-1)
-            for sig in (*SIGNALS, signal.SIGCHLD):
-                signal.signal(sig, signal.SIG_DFL)
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
-            _stop_with_parent(supervisor)
-            self._selector.close()
-            for fd in [*self._wake, *(w.ready_fd for w in self._workers.values())]:
-                if fd is not None:
-                    os.close(fd)
-            self._target(listener, ready_fd)
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-        except BaseException:  # noqa: BLE001 (a forked child must end in os._exit, whatever happened)
-            traceback.print_exc()
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
-
-    def _read_ready(self, worker: Worker, fd: int) -> None:
-        if os.read(fd, 1) == READY:
-            worker.ready, worker.started_at = True, time.monotonic()
-            logger.info("worker %d serving (pid %d)", worker.slot, worker.pid)
-        self._close_ready(worker)
-
-    def _close_ready(self, worker: Worker) -> None:
-        if worker.ready_fd is not None:
-            self._selector.unregister(worker.ready_fd)
-            os.close(worker.ready_fd)
-            worker.ready_fd = None
-
-    def _reap(self) -> None:
-        while self._workers:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            worker = self._workers.pop(pid, None)
-            if worker is not None:
-                self._exited(worker, os.waitstatus_to_exitcode(status))
-
-    def _exited(self, worker: Worker, code: int) -> None:
-        if (fd := worker.ready_fd) is not None:
-            os.set_blocking(fd, False)
-            with suppress(BlockingIOError):
-                self._read_ready(worker, fd)  # READY may still sit in the pipe
-            self._close_ready(worker)
-        if self._stopping:
-            return
-        if not worker.ready:
-            logger.error("worker %d (pid %d) exited with %d before serving", worker.slot, worker.pid, code)
-            self._failed = self._stopping = True
-            return
-        steady = time.monotonic() - worker.started_at >= STEADY_SECONDS
-        self._quick_deaths[worker.slot] = 0 if steady else self._quick_deaths[worker.slot] + 1
-        delay = restart_delay(self._quick_deaths[worker.slot])
-        logger.warning(
-            "worker %d (pid %d) exited with %d; replacing it in %.1f s", worker.slot, worker.pid, code, delay
-        )
-        self._restarts[worker.slot] = time.monotonic() + delay
-
-    def _start_due(self) -> None:
-        now = time.monotonic()
-        for slot, due in list(self._restarts.items()):
-            if due <= now:
-                del self._restarts[slot]
-                self._start(slot, first=False)
-
-    def _start(self, slot: int, *, first: bool) -> None:
-        """A worker that cannot be forked stops a starting supervisor; a replacement is retried."""
-        try:
-            self._spawn(slot)
-        except OSError as error:
-            logger.error("cannot start worker %d: %s", slot, error)
-            if first:
-                self._failed = self._stopping = True
-            else:
-                self._restarts[slot] = time.monotonic() + MAX_DELAY
-
-    def _signal_all(self, sig: int) -> None:
-        for pid in self._workers:
-            with suppress(ProcessLookupError):
-                os.kill(pid, sig)
-
-
-def _stop_with_parent(supervisor: int) -> None:
-    """A supervisor killed outright (SIGKILL, the OOM killer) must not leave workers holding the
-    port: Linux sends them SIGTERM when it dies (prctl PR_SET_PDEATHSIG), a graceful stop."""
-    if sys.platform == "linux":
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != supervisor:  # it died before the request took effect
-        raise SystemExit(0)
-
-
-def restart_delay(quick_deaths: int) -> float:
-    """No delay after a worker that ran steadily, or after its first quick death; then doubling."""
-    if quick_deaths <= 1:
-        return 0.0
-    return _RESTART_BACKOFF.delay(quick_deaths - 2)
-
-
-def _drain(fd: int) -> None:
-    with suppress(BlockingIOError):
-        while os.read(fd, 512):
-            pass
-
-
-def check_port_free(host: str, port: int) -> int:
-    """Bind once without SO_REUSEPORT: a port another server listens on fails here, not silently
-    shared. Returns the port (the one chosen when `port` is 0)."""
-    with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind((host, port))
-        return int(probe.getsockname()[1])
-
-
-def bind_listener(host: str, port: int) -> socket.socket:
-    """Bound, not listening: the worker listens once its app is up, so no client waits on a
-    worker that is still starting."""
-    sock = socket.socket(_family(host), socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    return sock
-
-
-def _family(host: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in host else socket.AF_INET

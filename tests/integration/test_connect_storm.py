@@ -52,7 +52,7 @@ async def open_all(
 async def storm(
     start_gateway: StartGateway, database: Database, publisher: RedisProgressPublisher, stories: int
 ) -> None:
-    gateway = start_gateway()
+    gateway = start_gateway(MAX_CONNECTIONS_PER_USER=str(CLIENTS))  # one story's watchers are one user's
     owned = []
     for _ in range(stories):
         story, user = uuid.uuid4(), uuid.uuid4()

@@ -15,12 +15,15 @@ import urllib.request
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from websockets.asyncio.client import connect
 
 from adapters.json_codec import JsonCodec
 from adapters.redis_progress import RedisKeys, RedisProgressPublisher
 from domain.progress import StoryStatus
 from testkit.clients import ProgressClient, http_json
+from testkit.metrics import scrape
 from testkit.processes import GatewayProcess
 from testkit.redis import RedisServer
 from testkit.waiting import timeout, wait_for_condition
@@ -29,7 +32,8 @@ from tests.integration.conftest import TTL_SECONDS, NewStory, OwnedStory, StartG
 
 logger = logging.getLogger(__name__)
 CLIENTS = 3
-RESTARTS_BEFORE_RESTART = 5  # the 5th retry waits 0.8-1.6 s (domain.aio.backoff defaults)
+RESUMED_WITHIN = 0.5  # seconds from Redis answering again to the first update heard by every client
+OUTAGE_SECONDS = 3.0  # the chaos run's outage: long enough for a doubling backoff to reach seconds
 
 
 @pytest.fixture
@@ -87,14 +91,13 @@ async def listener_restarts(gateway: GatewayProcess) -> float:
     return float(found.group(1)) if found else 0.0
 
 
-async def listener_backing_off(gateway: GatewayProcess) -> None:
-    """Until the listener has failed often enough that its next attempt is most of a second away:
-    whatever is published right after the restart then lands before it has resubscribed."""
+async def listener_lost_the_broker(gateway: GatewayProcess) -> None:
+    """Until the listener has lost its subscription (it then probes Redis until it answers)."""
 
-    async def enough() -> bool:
-        return await listener_restarts(gateway) >= RESTARTS_BEFORE_RESTART
+    async def lost() -> bool:
+        return await listener_restarts(gateway) >= 1
 
-    await wait_for_condition(enough, 10, f"{RESTARTS_BEFORE_RESTART} listener restarts")
+    await wait_for_condition(lost, 10, "the listener to lose the broker")
 
 
 async def kill_redis(gateway: GatewayProcess, server: RedisServer) -> float:
@@ -132,11 +135,12 @@ async def test_readiness_follows_redis_down_and_back_and_a_complete_after_it_rea
 async def test_an_update_published_right_after_the_restart_reaches_connected_clients(
     gateway: GatewayProcess, new_story: NewStory, private_redis: RedisServer, key_prefix: str
 ) -> None:
-    """Published before the listener has resubscribed: only the resync's snapshot can bring it."""
+    """Published at once: before the listener has resubscribed only the resync's snapshot brings it,
+    after it the live message does; either way every client gets it."""
     story = await new_story()
     async with clients_holding_seq_5(gateway, story, private_redis, key_prefix) as opened:
         await kill_redis(gateway, private_redis)
-        await listener_backing_off(gateway)
+        await listener_lost_the_broker(gateway)
         await asyncio.to_thread(private_redis.start)
         async with publisher(private_redis, key_prefix) as after:
             early = await after.publish(make_update(story.id, StoryStatus.SYNTHESIZING, 70))
@@ -168,7 +172,7 @@ async def test_a_client_that_connects_during_the_outage_gets_the_state_after_rec
     await kill_redis(gateway, private_redis)
     async with connect(gateway.ws + story.path(), open_timeout=timeout(5)) as connection:
         client = ProgressClient(connection)
-        await listener_backing_off(gateway)
+        await listener_lost_the_broker(gateway)
         await asyncio.to_thread(private_redis.start)
         async with publisher(private_redis, key_prefix) as after:
             published = await after.publish(make_update(story.id, StoryStatus.ANALYZING, 5))
@@ -176,3 +180,72 @@ async def test_a_client_that_connects_during_the_outage_gets_the_state_after_rec
 
     assert held["seq"] == published.seq == 1
     assert held["progress_percent"] == 5
+
+
+async def unready_throughout(gateway: GatewayProcess, seconds: float) -> int:
+    """Probe /readyz every 0.1 s for `seconds` of an outage (the scenario's length, not a wait for
+    something to happen): each answer must be 503 naming redis. Returns the probes made."""
+    loop = asyncio.get_running_loop()
+    until, probes = loop.time() + seconds, 0
+    while loop.time() < until:
+        assert await readiness(gateway, 503, "redis"), "/readyz said ready while Redis was down"
+        probes += 1
+        await asyncio.sleep(0.1)
+    return probes
+
+
+async def answering_again(server: RedisServer) -> float:
+    """Start the killed Redis and return the loop time of the first PING it answered (probed every
+    5 ms from before the start, on a fresh connection each time)."""
+    loop = asyncio.get_running_loop()
+    starting = asyncio.create_task(asyncio.to_thread(server.start))
+    while True:
+        try:
+            async with asyncio.timeout(timeout(1)):
+                client = Redis.from_url(server.url, socket_connect_timeout=0.2)
+                try:
+                    await client.ping()
+                finally:
+                    await client.aclose()
+            answered = loop.time()
+            break
+        except (RedisError, OSError, TimeoutError):
+            await asyncio.sleep(0.005)
+    await starting
+    return answered
+
+
+async def test_deliveries_resume_within_half_a_second_of_redis_answering_again(
+    gateway: GatewayProcess, new_story: NewStory, private_redis: RedisServer, key_prefix: str
+) -> None:
+    """After a 3 s outage (when a doubling backoff would wait seconds more), the listener, which
+    probes a Redis that is down every 0.1 s, notices its return at once: from the first PING Redis
+    answers to an update heard by every connected client."""
+    story = await new_story()
+    loop = asyncio.get_running_loop()
+    async with clients_holding_seq_5(gateway, story, private_redis, key_prefix) as opened:
+        await kill_redis(gateway, private_redis)
+        await listener_lost_the_broker(gateway)
+        assert await unready_throughout(gateway, OUTAGE_SECONDS) >= 1
+        down = (await scrape(gateway.http)).value("gateway_listener_up")
+        answered = await answering_again(private_redis)
+        async with publisher(private_redis, key_prefix) as after:
+
+            async def keep_publishing() -> None:
+                for percent in range(1, 100):
+                    await after.publish(make_update(story.id, StoryStatus.SYNTHESIZING, percent))
+                    await asyncio.sleep(0.02)
+
+            publishing = asyncio.create_task(keep_publishing())
+            try:
+                heard = [await c.read_until(lambda m: m["status"] == "synthesizing") for c in opened]
+                heard_at = loop.time()
+            finally:
+                publishing.cancel()
+    resumed = heard_at - answered
+    up = (await scrape(gateway.http)).value("gateway_listener_up")
+
+    logger.info("redis answered again; every client heard an update %.3f s later", resumed)
+    assert all(m["status"] == "synthesizing" for m in heard)
+    assert (down, up) == (0, 1)
+    assert resumed < timeout(RESUMED_WITHIN), f"updates resumed {resumed:.3f} s after Redis answered"

@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosedError
 
 from adapters.redis_progress import RedisProgressPublisher
 from domain.progress import StoryStatus
-from entrypoints.workers import Supervisor
+from entrypoints.supervisor import Supervisor
 from testkit.clients import clients_on_workers, served_client
 from testkit.processes import ROOT, free_port, port_open
 from testkit.waiting import timeout, wait_until
@@ -97,7 +97,7 @@ class CountingSupervisor(Supervisor):
         super()._spawn(slot)
 
 
-def failing_worker(listener: socket.socket, ready_fd: int) -> None:
+def failing_worker(listener: socket.socket, ready_fd: int, slot: int) -> None:
     raise SystemExit(3)
 
 

@@ -24,7 +24,7 @@ async def test_the_listener_restarts_after_a_broker_failure_and_is_ready_again(m
 
     rig.broker.fail()
     await eventually(lambda: not rig.hub.ready)
-    await eventually(lambda: rig.metrics.counts["listener_restarts"] >= 2)
+    await eventually(lambda: rig.metrics.counts["listener_restarts"] >= 1)
     rig.broker.recover()
     await eventually(lambda: rig.hub.ready)
     socket = rig.open_story()

@@ -3,7 +3,7 @@ once; one whose replacements keep dying quickly waits longer each time, up to a 
 
 from __future__ import annotations
 
-from entrypoints.workers import MAX_DELAY, restart_delay
+from entrypoints.supervisor import MAX_DELAY, restart_delay
 
 
 def test_first_quick_death_is_replaced_at_once_then_delays_double_up_to_the_bound() -> None:

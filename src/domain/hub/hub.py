@@ -81,6 +81,13 @@ class ProgressHub:
         """End every session, and every one that starts from now on, with `closure`."""
         return self._subscribers.close_all(closure)
 
+    def close_some(self, count: int, closure: Closure) -> int:
+        """End `count` sessions (any of them) with `closure`; returns how many."""
+        outboxes = self._subscribers.all()[:count]
+        for outbox in outboxes:
+            outbox.close(closure)
+        return len(outboxes)
+
     @property
     def subscriber_count(self) -> int:
         return len(self._subscribers)

@@ -1,8 +1,10 @@
 """The broker listener, supervised: it never dies, it backs off, and it says when it resubscribed.
 
 Whatever ends the subscription (a broker restart, a network cut, a bug) is logged, counted and
-followed by a new subscription after an exponential, jittered delay. `ready` is False from the
-failure until the broker confirms the new subscription, which is what `/readyz` reports.
+followed by a new subscription as soon as the broker answers a ping again (probed every 0.1 s
+while it is down), after an exponential, jittered delay when it answers but the subscription keeps
+failing. `ready` is False from the failure until the broker confirms the new subscription, which
+is what `/readyz` reports.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from domain.values import OwnerUpdate, Rejected, Subscribed
 
 logger = logging.getLogger(__name__)
 
+# While the broker is down, one ping per interval: a broker that answers again is seen within it.
+PROBE_SECONDS = 0.1
+
 
 class FeedListener:
     def __init__(
@@ -29,8 +34,10 @@ class FeedListener:
         backoff: Backoff,
         on_subscribed: Callable[[bool], None],
         on_update: Callable[[ProgressUpdate | OwnerUpdate], None],
+        probe_seconds: float = PROBE_SECONDS,
     ) -> None:
         self._feed = feed
+        self._probe_seconds = probe_seconds
         self._metrics = metrics
         self._backoff = backoff
         self._on_subscribed = on_subscribed
@@ -60,8 +67,34 @@ class FeedListener:
                 logger.exception("progress listener failed")
             self.ready = False
             self._metrics.listener_restarted()
-            await asyncio.sleep(self._backoff.delay(attempt))
-            attempt += 1
+            self._metrics.listener_up(False)
+            attempt = await self._recover(attempt)
+
+    async def _recover(self, attempt: int) -> int:
+        """Wait until subscribing again may work; return the next attempt number.
+
+        First the backoff of `attempt` (failures in a row while the broker answered: a broker that
+        is up but refuses the subscription is not retried in a hot loop), then one ping every
+        `probe_seconds` until the broker answers, so that deliveries resume within about that
+        interval of its return instead of after a doubled delay. A failure that found the broker
+        down was an outage, not a refusal: the backoff starts again from the first attempt."""
+        await asyncio.sleep(self._backoff.delay(attempt))
+        was_down = False
+        while not await self._broker_answers():
+            was_down = True
+            await asyncio.sleep(self._probe_seconds)
+        return 0 if was_down else attempt + 1
+
+    async def _broker_answers(self) -> bool:
+        try:
+            await self._feed.ping()
+        except FeedUnavailable:
+            return False
+        except Exception:
+            # A bug in the probe must not end the listener: the subscription attempt that follows
+            # fails or succeeds on its own, and its failures are backed off.
+            logger.exception("broker probe failed")
+        return True
 
     def _rejected(self, event: Rejected) -> None:
         """Counted by reason; logged with the channel and the detail (the log formatter escapes
@@ -72,4 +105,5 @@ class FeedListener:
     def _subscribed(self) -> None:
         self._subscriptions += 1
         self.ready = True
+        self._metrics.listener_up(True)
         self._on_subscribed(self._subscriptions > 1)
