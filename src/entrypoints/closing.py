@@ -7,8 +7,8 @@ send buffer the peer may never drain. Here:
 - our close frame is written at once; a peer that keeps up has `CLOSE_SECONDS` to answer it,
   then the connection is aborted; one that keeps sending more than `AFTER_CLOSE_BYTES` is cut
   off at once;
-- a peer that is behind could not read the frame in time: the kernel's send buffer is grown just
-  enough to take it, and the connection is closed now. The kernel then delivers what it holds,
+- a peer that is behind, or found not reading, could not answer in time: the kernel's send buffer
+  is grown enough to take the frame, and the connection is closed now. The kernel then delivers what it holds,
   ending with our close frame, should the client read again (Linux keeps trying for about a
   minute and a half); the process holds nothing of it. If the client sent anything we did not
   read, the kernel resets the connection instead;
@@ -49,7 +49,7 @@ class ClosingProtocol(WebSocketsSansIOProtocol):
         self.conn.send_close(code, reason)
         frame = b"".join(self.conn.data_to_send())
         self.close_sent = True
-        behind = not self.writable.is_set()
+        behind = not self.writable.is_set() or self.closure is Closure.SLOW_CLIENT  # it will not answer
         if behind:
             self._make_room()
         self.transport.write(frame)

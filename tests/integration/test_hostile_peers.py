@@ -14,13 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import time
 
 import pytest
 
+from testkit.metrics import scrape
 from testkit.processes import GatewayProcess, rss_bytes, tcp_sockets
 from testkit.waiting import timeout, wait_for_condition
-from testkit.wsframes import PING, TEXT, RawWebSocket, masked, ping_flood
+from testkit.wsframes import CLOSE, PING, TEXT, RawWebSocket, masked, ping_flood
 from tests.integration.conftest import NewStory, StartGateway
 
 logger = logging.getLogger(__name__)
@@ -86,7 +88,6 @@ async def test_a_ping_flood_that_never_reads_costs_little_memory_and_ends(
     growth = await sampler - before
     sent = await asyncio.gather(flooding, return_exceptions=True)
 
-    logger.info("%s", gateway.log()[-3000:])
     logger.info("flood %s: RSS +%.1f MB, gone after %.2f s (%s)", path[:12], growth / 2**20, gone_after, sent)
     assert growth <= 16 * 2**20
     assert gone_after < (timeout(5) if not with_token else timeout(SLOW_CLIENT_SECONDS + 7))
@@ -109,3 +110,78 @@ async def test_after_its_close_frame_the_server_answers_nothing_and_lets_go_with
 
     assert after == b""  # no pong, no data
     assert 1.5 < released < timeout(2.5)
+
+
+async def test_a_message_left_unfinished_is_closed_1008_after_slow_client_seconds(
+    start_gateway: StartGateway, new_story: NewStory
+) -> None:
+    """Its first fragment, then only pings answered in time: it still ends with 1008."""
+    gateway = start_gateway(SLOW_CLIENT_SECONDS="2")
+    story = await new_story()
+    raw = await RawWebSocket.open(gateway.port, story.path(), rcvbuf=None)
+    try:
+        await raw.send(masked(TEXT, b"sta", fin=False))
+        started = time.monotonic()
+        keepalive = asyncio.create_task(ping_every(raw, 0.5))
+        code, reason = await asyncio.wait_for(raw.close_frame(), timeout(8))
+        keepalive.cancel()
+    finally:
+        raw.close()
+
+    assert (code, reason) == (1008, "unfinished_message")
+    assert 2.0 <= time.monotonic() - started < timeout(3.5)
+
+
+async def ping_every(raw: RawWebSocket, seconds: float) -> None:
+    with contextlib.suppress(ConnectionError):
+        while True:
+            await raw.send(masked(PING, b"alive"))
+            await asyncio.sleep(seconds)
+
+
+async def test_invalid_utf8_is_closed_1007_with_one_info_line(
+    start_gateway: StartGateway, new_story: NewStory
+) -> None:
+    gateway = start_gateway()
+    story = await new_story()
+    raw = await RawWebSocket.open(gateway.port, story.path(), rcvbuf=None)
+    try:
+        await raw.send(masked(TEXT, b"ping"))
+        assert await asyncio.wait_for(raw.frame(), timeout(5)) == (TEXT, b"pong")  # the session reads
+        await raw.send(masked(TEXT, b"\xff\xfe status"))
+        code, reason = await asyncio.wait_for(raw.close_frame(), timeout(5))
+    finally:
+        raw.close()
+    metrics = await scrape(gateway.http)
+    log = gateway.log()
+
+    assert (code, reason) == (1007, "invalid_utf8")
+    assert metrics.value("gateway_connections_closed_total", reason="invalid_utf8") == 1
+    lines = [line for line in log.splitlines() if "1007" in line or "UTF-8" in line]
+    assert len(lines) == 1, lines
+    assert " INFO " in lines[0], lines
+    assert "ERROR" not in log
+    assert "Traceback" not in log
+
+
+async def test_a_client_that_closes_with_4008_itself_is_not_counted_as_slow(
+    start_gateway: StartGateway, new_story: NewStory
+) -> None:
+    gateway = start_gateway()
+    story = await new_story()
+    raw = await RawWebSocket.open(gateway.port, story.path(), rcvbuf=None)
+    try:
+        await raw.send(masked(TEXT, b"ping"))
+        assert await asyncio.wait_for(raw.frame(), timeout(5)) == (TEXT, b"pong")
+        await raw.send(masked(CLOSE, struct.pack("!H", 4008) + b"slow_client"))
+        assert (await asyncio.wait_for(raw.frame(), timeout(5)))[0] == CLOSE  # the echo
+    finally:
+        raw.close()
+
+    async def counted() -> bool:
+        return (await scrape(gateway.http)).value("gateway_connections_closed_total") >= 1
+
+    await wait_for_condition(counted, 5, "the connection to be counted")
+    metrics = await scrape(gateway.http)
+    assert metrics.value("gateway_connections_closed_total", reason="client_closed") == 1
+    assert metrics.value("gateway_connections_closed_total", reason="slow_client") == 0
