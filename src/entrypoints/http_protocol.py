@@ -139,6 +139,13 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             self._cancel_head_timer()
             super().handle_websocket_upgrade()
 
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn answers a parse error even when the request was already refused and the write
+        side half-closed (a write after EOF: a fatal transport error); here nothing more is written
+        after a refusal (upstream: stop parsing once the connection is answered)."""
+        if not self._refused:
+            super().send_400_response(msg)
+
     def _announces_body(self) -> bool:
         for name, value in self.headers:
             if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):

@@ -26,6 +26,7 @@ OVERRIDDEN = [
     "on_body",
     "on_message_complete",
     "handle_websocket_upgrade",
+    "send_400_response",
 ]
 INSTANCE_STATE = ["loop", "transport", "connections", "parser", "url", "headers"]
 
