@@ -36,6 +36,11 @@ class ClosingProtocol(WebSocketsSansIOProtocol):
     closure: Closure | None = None  # why the server ended the connection (see transport.py)
     _after_close = 0  # bytes read since our close frame
 
+    def close_now(self, closure: Closure) -> None:
+        """The seam's close (`transport.DirectTransport`): our close frame, for this reason."""
+        self.closure = self.closure or closure
+        self.close_with(closure.code, closure.value)
+
     def close_with(self, code: int, reason: str) -> None:
         """Our close frame, past the peer's flow control; the app is told at once. A connection
         already closing (the peer's close, its EOF) is given CLOSE_SECONDS to finish."""

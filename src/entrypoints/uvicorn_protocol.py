@@ -1,23 +1,18 @@
 """uvicorn's WebSocket protocol (websockets sans-I/O), hardened: a peer costs what its send buffer
-allows, and no more, and is gone in bounded time whatever it does.
+allows, and no more, and is gone in bounded time whatever it does. Three layers over uvicorn's:
 
-- Flow control both ways: while anything waits in our buffer for the peer, nothing more is read
-  from it (pings included: each ping read would be a pong written), and pongs wait too (only the
-  latest, RFC 6455 5.5.3). The buffer's high-water mark is 0: progress is state, so what a reader
-  cannot take now waits, merged, in its outbox, never as old frames here.
-- Stalled readers: one `Wheel` for the whole process instead of a ping timer per connection. A
-  socket that was written to gets a protocol ping `ping_after` later (none while idle); a peer
-  answers it only after reading all that came before, so one unanswered for `SLOW_CLIENT_SECONDS`
-  is a reader that stopped: 4008 `slow_client`, by SLOW_CLIENT_SECONDS + 4 s at the latest.
-- A message left unfinished (fragments, no final frame) for SLOW_CLIENT_SECONDS gets 1008.
-- Closing: our close frame goes out past the peer's flow control, and the connection is gone
-  within `CLOSE_SECONDS`; after it nothing is answered. A peer that is behind cannot read it in
-  time, so the kernel is given room for it and the connection is closed at once: the client reads
-  what its kernel already holds, then 4008, if it reads again within the kernel's patience.
-- Invalid UTF-8 gets 1007 `invalid_utf8`, no traceback. More pings than the session allows
-  messages (unsolicited pongs count too), or a read of more messages than the app could ever take, gets
-  1008 `flood`.
-- The app's end of this (`transport.py`): `scope["extensions"][TRANSPORT]` is the protocol itself.
+- `closing.py`: our close frame past the peer's flow control, nothing answered after it, gone
+  within 2 s (`CLOSE_SECONDS`); a peer that is behind gets the frame in the kernel's buffer and the
+  connection closed at once.
+- `stalls.py`: one timer wheel for the process pings sockets written to, and closes with 4008 a
+  reader whose ping went unanswered for SLOW_CLIENT_SECONDS; 1008 for a message left unfinished
+  that long; pings metered.
+- here: flow control both ways (while anything waits in our buffer for the peer, nothing more is
+  read from it, pings included, and only the latest pong waits, RFC 6455 5.5.3); a write buffer
+  whose high-water mark is 0 (progress is state: what a reader cannot take now waits, merged, in
+  its outbox, never as old frames here); invalid UTF-8 gets 1007 `invalid_utf8` without a
+  traceback; a read of more messages than the app could take gets 1008 `flood`; and the seam
+  (`transport.py`): `scope["extensions"][TRANSPORT]` is the protocol itself.
 
 Each override says why, and what upstream change would let it go. Internals are named in
 `tests/unit/test_uvicorn_internals.py`; uvicorn is pinned <0.55.
@@ -25,38 +20,24 @@ Each override says why, and what upstream change would let it go. Internals are 
 
 from __future__ import annotations
 
-import random
 import socket
-import struct
-from typing import Any, ClassVar
+from typing import Any
 
 from uvicorn._types import ASGIReceiveEvent, ASGISendEvent
-from websockets.frames import Frame
 from websockets.protocol import State
 
 from domain.aio.wheel import Wheel
-from domain.connection.client_frames import FloodGuard
 from domain.errors import Closure
-from entrypoints.closing import ClosingProtocol
 from entrypoints.settings import Settings
+from entrypoints.stalls import TICK, StallWatchProtocol
 from entrypoints.transport import TRANSPORT
 
 SEND_BUFFER_BYTES = 16 * 1024  # the kernel's share (SO_SNDBUF); ours is nothing beyond one frame
 MAX_QUEUED = 64  # messages read but not yet taken by the app: the flood guard closes long before
-PING_AFTER = 3.0  # a written socket is pinged this long after the first write the last ping missed
-TICK = 0.5  # the wheel's resolution
-PING_RATE, PING_BURST = 20.0, 40.0  # pings metered as the session meters messages
 
 
-class GatewayWebSocketProtocol(ClosingProtocol):
-    slow_client_seconds: ClassVar[float] = 30.0
-    wheel: ClassVar[Wheel]  # one per process: see `websocket_protocol`
-
-    wheel_slot = 0  # class defaults: an instance holds these only once they are set
-    _written_at = 0.0  # the first write since the last ping went out (0: none)
-    _unfinished_at = 0.0  # when the message still unfinished began (0: none)
-    _pong: bytes | None = None  # the latest pong, held while the peer is behind
-    _ping_guard: FloodGuard | None = None  # built on the first ping a client sends
+class GatewayWebSocketProtocol(StallWatchProtocol):
+    _pong: bytes | None = None  # the latest pong, held while the peer is behind (a class default)
 
     def connection_made(self, transport: Any) -> None:
         """uvicorn keeps asyncio's 64 KiB write buffer and the kernel's default; here ours holds
@@ -81,13 +62,9 @@ class GatewayWebSocketProtocol(ClosingProtocol):
         if self.transport.is_closing() or self.conn.extensions:  # framing assumes no deflate
             return False
         self.transport.write(data)
-        if not self._written_at:
-            self._wrote()
+        if not self.written_at:
+            self.wrote()
         return True
-
-    def close_now(self, closure: Closure) -> None:
-        self.closure = self.closure or closure
-        self.close_with(closure.code, closure.value)
 
     # Reading: nothing while the peer is behind, nothing answered after our close
 
@@ -98,12 +75,7 @@ class GatewayWebSocketProtocol(ClosingProtocol):
         if self.close_sent and self.count_after_close(len(data)):
             return
         super().data_received(data)
-        if self.frames:
-            if not self._unfinished_at:
-                self._unfinished_at = self.loop.time()
-                self.wheel.visit_at(self, self._unfinished_at + self.slow_client_seconds)
-        elif self._unfinished_at:
-            self._unfinished_at = 0.0
+        self.note_unfinished()
 
     def send_receive_event_to_app(self) -> None:
         """uvicorn logs an ERROR traceback for invalid UTF-8, and queues every message one read
@@ -150,7 +122,7 @@ class GatewayWebSocketProtocol(ClosingProtocol):
         pongs = [data for data in writes if data[:1] == b"\x8a"]
         if len(pongs) != len(writes):  # a close answered in the same read: uvicorn writes it next
             self.transport.write(b"".join(data for data in writes if data[:1] != b"\x8a"))
-        if pongs and not self._pings_allowed(len(pongs)):
+        if pongs and not self.pings_allowed(len(pongs)):
             self.close_now(Closure.FLOOD)
         elif pongs:
             self._pong = pongs[-1]
@@ -173,17 +145,11 @@ class GatewayWebSocketProtocol(ClosingProtocol):
         if self._pong is not None and not self.close_sent:
             self._write_pong()
 
-    def _pings_allowed(self, count: int) -> bool:
-        now = self.loop.time()
-        if self._ping_guard is None:
-            self._ping_guard = FloodGuard(PING_RATE, PING_BURST, now)
-        return all(self._ping_guard.allow(now) for _ in range(count))
-
     def _write_pong(self) -> None:
         pong, self._pong = self._pong, None
         if pong is not None:
             self.transport.write(pong)
-            self._wrote()
+            self.wrote()
 
     # Writing through ASGI
 
@@ -194,61 +160,8 @@ class GatewayWebSocketProtocol(ClosingProtocol):
             self.close_with(message.get("code", 1000), message.get("reason") or "")
             return
         await super().send(message)
-        if message["type"] == "websocket.send" and not self._written_at:
-            self._wrote()
-
-    # Stalled readers and unfinished messages: the wheel's visits
-
-    def start_keepalive(self) -> None:
-        """uvicorn pings every connection on a timer of its own, idle or not; the wheel pings only
-        sockets written to (upstream: pings on demand). `ws_ping_interval` is None anyway."""
-
-    def handle_pong(self, event: Frame) -> None:
-        """The answer to the wheel's ping: uvicorn's own chains its next ping, none here. Other
-        pongs are metered with pings: a client may send a rare heartbeat, not a flood (upstream:
-        pings on demand, and metered control frames)."""
-        if self.pending_ping_payload is not None and bytes(event.data) == self.pending_ping_payload:
-            self.pending_ping_payload = None
-            if self._written_at:
-                self.wheel.visit_at(self, self._written_at + self._ping_after())
-        elif not self._pings_allowed(1):
-            self.close_now(Closure.FLOOD)
-
-    def visit(self, now: float) -> float | None:
-        """The wheel's visit: close a reader whose ping went unanswered, or a message left
-        unfinished, for SLOW_CLIENT_SECONDS; ping a socket written to since the last ping."""
-        if self.close_sent or self.disconnected:
-            return None
-        limit = self.slow_client_seconds
-        due: float | None = None
-        if self.pending_ping_payload is not None:
-            if now >= self.ping_sent_at + limit:
-                self.close_now(Closure.SLOW_CLIENT)
-                return None
-            due = self.ping_sent_at + limit
-        elif self._written_at:
-            due = self._written_at + self._ping_after()
-            if now >= due:
-                self._ping(now)
-                due = now + limit
-        if self._unfinished_at:
-            if now >= self._unfinished_at + limit:
-                self.close_now(Closure.UNFINISHED)
-                return None
-            due = min(due or now + limit, self._unfinished_at + limit)
-        return due
-
-    def _wrote(self) -> None:
-        self._written_at = self.loop.time()
-        self.wheel.visit_at(self, self._written_at + self._ping_after())
-
-    def _ping_after(self) -> float:
-        return min(PING_AFTER, self.slow_client_seconds / 2)
-
-    def _ping(self, now: float) -> None:
-        self.pending_ping_payload = payload = struct.pack("!I", random.getrandbits(32))
-        self.ping_sent_at, self._written_at = now, 0.0
-        self.transport.write(b"\x89\x04" + payload)
+        if message["type"] == "websocket.send" and not self.written_at:
+            self.wrote()
 
 
 def websocket_protocol(settings: Settings) -> type[GatewayWebSocketProtocol]:

@@ -1,6 +1,6 @@
 """The uvicorn subclasses are load-bearing: an upgrade that changes an internal they use must fail
-here, naming it, rather than in production. `GatewayWebSocketProtocol` (with `ClosingProtocol`)
-and `GatewayServer`; the HTTP protocol has `test_http_protocol_internals.py`."""
+here, naming it, rather than in production. `GatewayWebSocketProtocol` (over `StallWatchProtocol`
+and `ClosingProtocol`) and `GatewayServer`; the HTTP protocol has `test_http_protocol_internals.py`."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from websockets.server import ServerProtocol
 from entrypoints.client_socket import framed_text
 from entrypoints.closing import ClosingProtocol
 from entrypoints.server import GatewayServer
+from entrypoints.stalls import StallWatchProtocol
 from entrypoints.uvicorn_protocol import GatewayWebSocketProtocol
 
 INSTANCE_ATTRIBUTES = [
@@ -109,7 +110,7 @@ def test_uvicorn_still_calls_what_the_subclass_hooks_into(method: str, names: li
 def test_the_subclasses_add_nothing_that_shadows_uvicorn() -> None:
     ours = {
         name
-        for cls in (ClosingProtocol, GatewayWebSocketProtocol)
+        for cls in (ClosingProtocol, StallWatchProtocol, GatewayWebSocketProtocol)
         for name in vars(cls)
         if not name.startswith("__")
     }
