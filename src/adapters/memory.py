@@ -16,6 +16,7 @@ from uuid import UUID
 
 from adapters.json_codec import JsonCodec
 from domain.errors import (
+    AccessDenied,
     AuthFailure,
     ClientGone,
     Closure,
@@ -24,7 +25,7 @@ from domain.errors import (
     TokenRefused,
 )
 from domain.progress import Frame, InvalidUpdate, ProgressUpdate, RejectReason
-from domain.values import FeedEvent, Principal, Rejected, Subscribed, Topic
+from domain.values import Disconnect, FeedEvent, Principal, Rejected, Subscribed, Topic
 
 
 class MemoryBroker:
@@ -220,13 +221,13 @@ class MemorySocket:
 
     Like the real transport, it takes a message at once while the client reads (`send_now`), and
     makes `send` wait while it is stalled; finding the client not reading is the transport's job:
-    `leave(Closure.SLOW_CLIENT)` plays that."""
+    `leave(Closure.SLOW_CLIENT)` plays that (the transport closes the socket itself)."""
 
     def __init__(self) -> None:
         self.sent: list[str] = []
         self.closed: Closure | None = None
         self.direct = 0  # messages taken by `send_now`
-        self._inbound: asyncio.Queue[str | bytes | Closure | None] = asyncio.Queue()
+        self._inbound: asyncio.Queue[str | bytes | Disconnect] = asyncio.Queue()
         self._reading = asyncio.Event()
         self._reading.set()
         self._changed = asyncio.Event()
@@ -246,7 +247,7 @@ class MemorySocket:
         self.sent.append(text)
         self._changed.set()
 
-    async def receive(self) -> str | bytes | Closure | None:
+    async def receive(self) -> str | bytes | Disconnect:
         return await self._inbound.get()
 
     async def close(self, closure: Closure) -> None:
@@ -256,9 +257,14 @@ class MemorySocket:
     def say(self, message: str | bytes) -> None:
         self._inbound.put_nowait(message)
 
-    def leave(self, transport_closure: Closure | None = None) -> None:
-        """The client goes away; with a closure, as when the transport found it not reading."""
-        self._inbound.put_nowait(transport_closure)
+    def leave(self, transport_closure: Closure | None = None, code: int = 1006) -> None:
+        """The client goes away, with close `code` (1006: no close frame); with a closure, the
+        transport ends the connection itself, as when it found the client not reading."""
+        if transport_closure is not None:
+            self.closed = transport_closure
+            self._changed.set()
+            code = transport_closure.code
+        self._inbound.put_nowait(Disconnect(code, transport_closure))
 
     def stall(self) -> None:
         """Stop reading: every send blocks, as with a client whose TCP window is full."""

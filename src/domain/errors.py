@@ -20,6 +20,10 @@ class Closure(enum.StrEnum):
     BINARY = "binary_unsupported"
     FLOOD = "flood"
     INTERNAL = "internal_error"
+    # The transport's own verdicts on what a client sent (see entrypoints/uvicorn_protocol.py):
+    INVALID_UTF8 = "invalid_utf8"
+    UNFINISHED = "unfinished_message"
+    PROTOCOL_ERROR = "protocol_error"
 
     @property
     def code(self) -> int:
@@ -40,6 +44,9 @@ CLOSE_CODES: dict[Closure, int] = {
     Closure.BINARY: 1003,
     Closure.FLOOD: 1008,
     Closure.INTERNAL: 1011,
+    Closure.INVALID_UTF8: 1007,
+    Closure.UNFINISHED: 1008,
+    Closure.PROTOCOL_ERROR: 1002,
 }
 
 

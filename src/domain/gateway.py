@@ -17,11 +17,11 @@ from domain.connection.session import Refresh, Session, SessionLimits
 from domain.errors import AccessDenied, ClientGone, Closure, DirectoryUnavailable, TokenRefused
 from domain.hub.hub import ProgressHub
 from domain.ports import ClientSocket, Metrics
-from domain.values import Principal
+from domain.values import Disconnect, Principal
 
 logger = logging.getLogger(__name__)
 
-_NO_CLOSE_FRAME = 1006  # the client went away without a close frame we could read
+_VANISHED = Disconnect(1006)  # the client went away without a close frame we could read
 
 _OpenWatch = Callable[[Principal, Outbox], Awaitable[tuple[AbstractAsyncContextManager[None], Refresh]]]
 
@@ -106,28 +106,27 @@ class Gateway:
         endpoint = context.endpoint
         self._metrics.connection_opened(endpoint)
         started = time.monotonic()
-        closure: Closure | None = None
+        ending: Closure | Disconnect = _VANISHED
         try:
             principal = self._authenticate(token)
             context.user_id = str(principal.user_id)
-            closure = await self._run_in_share(socket, principal, open_watch, endpoint, started)
+            ending = await self._run_in_share(socket, principal, open_watch, endpoint, started)
         except AccessDenied as denied:
             logger.info("%s connection denied: %s", endpoint, denied)
-            closure = denied.closure
+            ending = denied.closure
         except DirectoryUnavailable as exc:
             logger.warning("%s connection refused, directory unavailable: %s", endpoint, exc)
-            closure = Closure.UNAVAILABLE
+            ending = Closure.UNAVAILABLE
         except Exception:
             logger.exception("%s connection failed", endpoint)
-            closure = Closure.INTERNAL
+            ending = Closure.INTERNAL
         finally:
-            reason = closure.value if closure else "client_closed"
+            reason = _reason(ending)
             self._metrics.connection_closed(endpoint, reason)
-        if closure is not None:
-            await self._close(socket, closure)
-        code = closure.code if closure else (context.client_close_code or _NO_CLOSE_FRAME)
-        self._metrics.close_code(endpoint, code)
-        logger.info("connection closed", extra={"close_code": code, "close_reason": reason})
+        if isinstance(ending, Closure):
+            await self._close(socket, ending)
+        self._metrics.close_code(endpoint, ending.code)
+        logger.info("connection closed", extra={"close_code": ending.code, "close_reason": reason})
 
     async def _run_in_share(
         self,
@@ -136,7 +135,7 @@ class Gateway:
         open_watch: _OpenWatch,
         endpoint: str,
         started: float,
-    ) -> Closure | None:
+    ) -> Closure | Disconnect:
         """Within the user's share of this process, taken before the ownership query (a user at the
         limit costs no PostgreSQL round trip) and given back however the session ends."""
         user = principal.user_id
@@ -179,3 +178,10 @@ class Gateway:
                 await socket.close(closure)
         except (ClientGone, TimeoutError):
             logger.debug("client gone before the close frame (%s)", closure.value)
+
+
+def _reason(ending: Closure | Disconnect) -> str:
+    """The label of why a connection ended: our reason, the transport's, or `client_closed`."""
+    if isinstance(ending, Closure):
+        return ending.value
+    return ending.closure.value if ending.closure is not None else "client_closed"

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from domain.errors import AuthFailure, Closure
 from domain.progress import Frame, ProgressUpdate, RejectReason
-from domain.values import FeedEvent, Principal, Topic
+from domain.values import Disconnect, FeedEvent, Principal, Topic
 
 
 class TokenVerifier(Protocol):
@@ -71,9 +71,9 @@ class FrameEncoder(Protocol):
 
 
 class ClientSocket(Protocol):
-    """One accepted client connection. `receive` gives text or bytes; None once the client is gone,
-    or a `Closure` when the transport itself ended the connection for one of our reasons (it is
-    the transport that finds a client not reading: `SLOW_CLIENT`)."""
+    """One accepted client connection. `receive` gives text or bytes, and a `Disconnect` once the
+    connection is over: the client left (with its close code), or the transport ended it for one
+    of our reasons (it is the transport that finds a client not reading: `SLOW_CLIENT`)."""
 
     def send_now(self, message: Frame | str) -> bool:
         """Write at once if the connection can take it without waiting; False leaves it to `send`."""
@@ -81,7 +81,7 @@ class ClientSocket(Protocol):
 
     async def send(self, text: str) -> None: ...
 
-    async def receive(self) -> str | bytes | Closure | None: ...
+    async def receive(self) -> str | bytes | Disconnect: ...
 
     async def close(self, closure: Closure) -> None: ...
 

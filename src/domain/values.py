@@ -1,4 +1,5 @@
-"""Value types that cross the ports: who a token speaks for, what the feed yields, what can be watched."""
+"""Value types that cross the ports: who a token speaks for, how a connection ended, what the feed
+yields, what can be watched."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
 
+from domain.errors import Closure
 from domain.progress import InvalidUpdate, ProgressUpdate, RejectReason
 
 
@@ -15,6 +17,17 @@ class Principal:
 
     user_id: UUID
     expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    """A connection ended without the session closing it. `closure` None: the client left, and `code`
+    is its close frame's code (1006 without one). Otherwise the transport closed it itself, for that
+    reason (a reader that stopped reading: `SLOW_CLIENT`), and `code` is the one it sent; no code
+    a client can send is ever read as one of ours."""
+
+    code: int
+    closure: Closure | None = None
 
 
 @dataclass(frozen=True, slots=True)

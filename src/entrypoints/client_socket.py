@@ -1,28 +1,28 @@
 """The `ClientSocket` port over a Litestar WebSocket, with the fan-out's direct path.
 
-Where the server offers the direct writer (`scope["extensions"][WRITE_FRAME]`, see
-`uvicorn_protocol.py`), an update is framed once for all its sockets (`FrameCache`) and written
-straight to each transport that can take it now. Elsewhere (another ASGI server, the test
-client) every message goes through the plain ASGI send.
+Where the server offers its end of the connection (`scope["extensions"][TRANSPORT]`, see
+`transport.py`), an update is framed once for all its sockets (`FrameCache`) and written straight
+to each one that keeps up, and closes skip the peer's flow control. Elsewhere (another ASGI
+server, the test client) every message goes through the plain ASGI send.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 from typing import Any
 
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
-from domain.connection.log_context import CONNECTION
-from domain.errors import CLOSE_CODES, ClientGone, Closure
+from domain.errors import ClientGone, Closure
 from domain.progress import Frame
+from domain.values import Disconnect
+from entrypoints.transport import TRANSPORT, DirectTransport
 
 Socket = WebSocket[Any, Any, Any]
 _HEADER_16 = struct.Struct("!BBH")
 _HEADER_64 = struct.Struct("!BBQ")
-WRITE_FRAME = "codestory.write_frame"
+_NO_CLOSE_FRAME = 1006
 
 
 def framed_text(data: bytes) -> bytes:
@@ -55,21 +55,21 @@ class FrameCache:
 class LitestarClientSocket:
     """The `ClientSocket` port over a Litestar WebSocket that is already accepted."""
 
-    __slots__ = ("_frames", "_socket", "_write")
+    __slots__ = ("_frames", "_socket", "_transport")
 
     def __init__(self, socket: Socket, frames: FrameCache) -> None:
         self._socket = socket
         self._frames = frames
         extensions: dict[str, Any] = socket.scope.get("extensions") or {}
-        self._write: Callable[[bytes], bool] | None = extensions.get(WRITE_FRAME)
+        self._transport: DirectTransport | None = extensions.get(TRANSPORT)
 
     def send_now(self, message: Frame | str) -> bool:
-        write = self._write
-        if write is None:
+        transport = self._transport
+        if transport is None:
             return False
         if isinstance(message, Frame):
-            return write(self._frames.framed(message.data))
-        return write(framed_text(message.encode()))
+            return transport.write_now(self._frames.framed(message.data))
+        return transport.write_now(framed_text(message.encode()))
 
     async def send(self, text: str) -> None:
         try:
@@ -77,28 +77,29 @@ class LitestarClientSocket:
         except (WebSocketDisconnect, OSError, RuntimeError) as exc:
             raise ClientGone(str(exc)) from exc
 
-    async def receive(self) -> str | bytes | Closure | None:
+    async def receive(self) -> str | bytes | Disconnect:
         try:
             event = await self._socket.receive()
         except WebSocketDisconnect as exc:
-            _client_closed_with(getattr(exc, "code", None))
-            return None
-        if event["type"] == "websocket.disconnect":
-            _client_closed_with(event.get("code"))
-            return Closure.SLOW_CLIENT if event.get("code") == CLOSE_CODES[Closure.SLOW_CLIENT] else None
+            return self._disconnect(getattr(exc, "code", None))
         if event["type"] != "websocket.receive":
-            return None
+            return self._disconnect(event.get("code"))
         text = event.get("text")
         return text if text is not None else event.get("bytes") or b""
 
     async def close(self, closure: Closure) -> None:
+        if self._transport is not None:
+            self._transport.close_now(closure)
+            return
         try:
-            await self._socket.close(code=CLOSE_CODES[closure], reason=closure.value)
+            await self._socket.close(code=closure.code, reason=closure.value)
         except (WebSocketDisconnect, OSError, RuntimeError) as exc:
             raise ClientGone(str(exc)) from exc
 
-
-def _client_closed_with(code: object) -> None:
-    """Remember the client's close code for the connection's last log line and `gateway_closes_total`."""
-    if isinstance(code, int) and (context := CONNECTION.get()) is not None:
-        context.client_close_code = code
+    def _disconnect(self, code: object) -> Disconnect:
+        """The transport's own verdict if it ended the connection, else the client's close code: a
+        client that closes with 4008 itself is a client that left, never a slow one."""
+        closure = self._transport.closure if self._transport is not None else None
+        if closure is not None:
+            return Disconnect(closure.code, closure)
+        return Disconnect(code if isinstance(code, int) else _NO_CLOSE_FRAME)

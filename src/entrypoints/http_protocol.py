@@ -1,9 +1,13 @@
 """uvicorn's HTTP protocol (httptools), hardened where uvicorn 0.54 leaves gaps before the upgrade.
 
-- Each request head must be complete within `HANDSHAKE_TIMEOUT_SECONDS` of the connection (or of
-  its first byte, on a kept-alive connection); otherwise the connection is closed. uvicorn arms no
-  timer before the first response, so silent sockets, half heads and header lines dripped one a
-  second (slowloris) were held for good.
+- Each request, head and body, must be complete within `HANDSHAKE_TIMEOUT_SECONDS` of the
+  connection (or of the first byte after the previous request, on a kept-alive connection);
+  otherwise the connection is closed. uvicorn arms no timer before the first response, and any
+  byte cancels its keep-alive timer, so silent sockets, half heads, header lines dripped one a
+  second (slowloris), bodies dripped a byte at a time and bytes dripped between requests were
+  held for good. An idle kept-alive connection is closed by uvicorn's keep-alive timeout.
+- No endpoint takes a body: a request that announces one (`Content-Length` over 0, or
+  `Transfer-Encoding`) gets 413 at once.
 - A request line over `MAX_URL_BYTES` gets 414, a header line over `MAX_HEADER_BYTES`, more than
   `MAX_HEADERS` headers or a head over `MAX_HEAD_BYTES` get 431, at once. uvicorn hands such
   heads to the WebSocket library, whose 8 KiB line limit fails the handshake without an answer.
@@ -12,7 +16,8 @@
   are still served: they are short, and an orchestrator must not kill a full process.
 
 A refusal is written, the write side is half-closed, and what the client still sends is read and
-dropped for a moment before the close, so that the client reads the answer instead of a reset.
+dropped for a moment before the close, so that the client reads the answer instead of a reset;
+a refused connection no longer counts towards `MAX_CONNECTIONS`.
 Depends on uvicorn internals: `tests/unit/test_http_protocol_internals.py` names each one.
 """
 
@@ -40,23 +45,32 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     head_timeout: ClassVar[float] = 5.0
     max_connections: ClassVar[int] = 50000
 
-    _head_timer: asyncio.TimerHandle | None = None
+    _head_timer: asyncio.TimerHandle | None = None  # runs while a request is being received
     _head_bytes = 0
     _head_done = False
     _line_done = False  # the request line has ended (a head too large is then 431, else 414)
     _refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """uvicorn arms no timer until a first response: the first request's deadline starts here
+        (upstream: a request timeout in `Config`, the same for every later request)."""
         super().connection_made(transport)
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """The deadline ends with the connection (uvicorn has none to cancel; upstream: the same)."""
         self._cancel_head_timer()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        """uvicorn cancels its keep-alive timer on any byte and arms nothing instead, and lets a head
+        grow to what the WebSocket library refuses without an answer; here every byte after a
+        request starts the next one's deadline, and a head over 64 KiB is refused (upstream: a
+        request timeout, and a head size limit)."""
         if self._refused:
             return  # read and dropped until the linger ends
+        if self._head_timer is None:  # the first byte after a request: the next one's deadline
+            self._arm_head_timer()
         if not self._head_done:
             self._head_bytes += len(data)
             self._line_done = self._line_done or b"\n" in data
@@ -66,12 +80,15 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         super().data_received(data)
 
     def on_message_begin(self) -> None:
+        """A new request (pipelined, or kept alive) starts its deadline, if no byte did (uvicorn
+        has none; upstream: a request timeout)."""
         super().on_message_begin()
         self._head_done = False
         if self._head_timer is None:  # a new request on a kept-alive connection
             self._arm_head_timer()
 
     def on_url(self, url: bytes) -> None:
+        """uvicorn takes any URL length; over MAX_URL_BYTES is 414 (upstream: a URL limit)."""
         if self._refused:
             return
         super().on_url(url)
@@ -79,6 +96,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             self._refuse(HTTPStatus.REQUEST_URI_TOO_LONG)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        """uvicorn takes any header line and any number of them; over the limits is 431 (upstream:
+        header limits)."""
         if self._refused:
             return
         if len(name) + len(value) > MAX_HEADER_BYTES or len(self.headers) >= MAX_HEADERS:
@@ -87,10 +106,15 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
+        """uvicorn reads any body the client announces, and its `limit_concurrency` skips upgrades;
+        here a body is 413 and an upgrade beyond MAX_CONNECTIONS 503 (upstream: a body limit, and
+        upgrades counted)."""
         if self._refused:
             return
         self._head_done, self._head_bytes, self._line_done = True, 0, False
-        self._cancel_head_timer()
+        if self._announces_body():
+            self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+            return
         if self.parser.should_upgrade() and len(self.connections) > self.max_connections:
             logger.warning("connection refused: %d open connections (MAX_CONNECTIONS)", len(self.connections))
             self._refuse(HTTPStatus.SERVICE_UNAVAILABLE)
@@ -98,16 +122,35 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
+        """Nothing of a refused request reaches uvicorn's request cycle (upstream: the same)."""
         if not self._refused:
             super().on_body(body)
 
     def on_message_complete(self) -> None:
+        """The request is whole: its deadline ends (uvicorn has none; upstream: a request timeout)."""
         if not self._refused:
+            self._cancel_head_timer()
             super().on_message_complete()
 
     def handle_websocket_upgrade(self) -> None:
+        """The upgrade ends the request's deadline, and never happens for a refused request (uvicorn
+        has neither; upstream: the same)."""
         if not self._refused:
+            self._cancel_head_timer()
             super().handle_websocket_upgrade()
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn answers a parse error even when the request was already refused and the write
+        side half-closed (a write after EOF: a fatal transport error); here nothing more is written
+        after a refusal (upstream: stop parsing once the connection is answered)."""
+        if not self._refused:
+            super().send_400_response(msg)
+
+    def _announces_body(self) -> bool:
+        for name, value in self.headers:
+            if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+                return True
+        return False
 
     def _arm_head_timer(self) -> None:
         self._head_timer = self.loop.call_later(self.head_timeout, self._head_expired)
@@ -120,15 +163,16 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     def _head_expired(self) -> None:
         self._head_timer = None
         if not self.transport.is_closing():
-            logger.debug("request head not complete within %.1f s: closed", self.head_timeout)
+            logger.debug("request not complete within %.1f s: closed", self.head_timeout)
             self.transport.close()
 
     def _refuse(self, status: HTTPStatus) -> None:
         """Answer `status`, half-close, drop what still comes, then close."""
         self._refused = True
         self._cancel_head_timer()
+        self.connections.discard(self)  # it holds no slot while it lingers
         if status is not HTTPStatus.SERVICE_UNAVAILABLE:
-            logger.info("request head refused: %d %s", status.value, status.phrase)
+            logger.info("request refused: %d %s", status.value, status.phrase)
         body = f"{status.phrase}\n".encode()
         retry = b"retry-after: 1\r\n" if status is HTTPStatus.SERVICE_UNAVAILABLE else b""
         self.transport.write(

@@ -19,7 +19,7 @@ from litestar import Litestar
 from entrypoints.http_protocol import http_protocol
 from entrypoints.services import Services
 from entrypoints.settings import Settings
-from entrypoints.uvicorn_protocol import GatewayWebSocketProtocol
+from entrypoints.uvicorn_protocol import websocket_protocol
 
 logger = logging.getLogger(__name__)
 
@@ -70,18 +70,18 @@ def run_server(app: Litestar, settings: Settings) -> None:
 
 
 def gateway_config(app: Litestar, settings: Settings) -> uvicorn.Config:
-    """Protocol pings every half `slow_client_seconds`; a pong missing that long closes with 4008."""
-    slow_client_seconds = settings.slow_client_seconds
+    """uvicorn's own keepalive is off: the WebSocket protocol pings only sockets written to, and
+    closes with 4008 a reader whose ping went unanswered for `slow_client_seconds`."""
     return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         http=http_protocol(settings),
-        ws=GatewayWebSocketProtocol,
+        ws=websocket_protocol(settings),
         ws_max_size=MAX_FRAME_BYTES * 16,
         ws_per_message_deflate=False,
-        ws_ping_interval=slow_client_seconds / 2,
-        ws_ping_timeout=slow_client_seconds,
+        ws_ping_interval=None,
+        ws_ping_timeout=None,
         access_log=False,
         log_config=None,
         lifespan="on",

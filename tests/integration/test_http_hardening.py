@@ -133,3 +133,96 @@ async def test_beyond_max_connections_an_upgrade_gets_503_and_the_open_ones_go_o
             await pong(again)
     finally:
         await asyncio.gather(*(c.close() for c in connections))
+
+
+BODIES = {
+    "content-length": b"Content-Length: 1000000000\r\n\r\nx",
+    "chunked": b"Transfer-Encoding: chunked\r\n\r\n1\r\nx",
+}
+
+
+@pytest.mark.parametrize("body", list(BODIES.values()), ids=list(BODIES))
+async def test_a_request_that_announces_a_body_gets_413_at_once(
+    start_gateway: StartGateway, body: bytes
+) -> None:
+    gateway = start_gateway()
+    started = time.monotonic()
+
+    answer = await answer_to(gateway.port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + body)
+
+    assert answer.startswith(b"HTTP/1.1 413 Request Entity Too Large\r\n"), answer[:80]
+    assert time.monotonic() - started < timeout(3)  # answered at once, closed after the linger
+
+
+async def test_an_empty_body_is_no_body(start_gateway: StartGateway) -> None:
+    gateway = start_gateway()
+
+    answer = await answer_to(
+        gateway.port,
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n"), answer[:80]
+
+
+async def test_slow_bodies_hold_no_slot_of_max_connections(
+    start_gateway: StartGateway, new_story: NewStory
+) -> None:
+    """Six sockets announce a body of 1 GB, send a byte and go silent, on a server that holds five:
+    each gets 413 at once, and a valid upgrade right after them is served."""
+    gateway = start_gateway(MAX_CONNECTIONS="5")
+    story = await new_story()
+    slow = [await asyncio.open_connection("127.0.0.1", gateway.port) for _ in range(6)]
+    for _, writer in slow:
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + BODIES["content-length"])
+    try:
+        heads = [await asyncio.wait_for(reader.readline(), timeout(2)) for reader, _ in slow]
+        async with connect(gateway.ws + story.path()) as upgraded:
+            await pong(upgraded)
+        ends = await asyncio.gather(*(closed_by_server(reader, 5) for reader, _ in slow))
+    finally:
+        for _, writer in slow:
+            writer.close()
+
+    assert heads == [b"HTTP/1.1 413 Request Entity Too Large\r\n"] * 6
+    assert all(end.endswith(b"Request Entity Too Large\n") for end in ends)
+
+
+async def test_bytes_dripped_after_a_request_do_not_hold_a_kept_alive_connection(
+    start_gateway: StartGateway,
+) -> None:
+    gateway = start_gateway(HANDSHAKE_TIMEOUT_SECONDS="1")
+    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert await asyncio.wait_for(reader.readline(), timeout(2)) == b"HTTP/1.1 200 OK\r\n"
+    started = time.monotonic()
+
+    async def drip() -> None:
+        for _ in range(100):  # an empty line every 0.2 s: no request ever begins
+            writer.write(b"\r\n")
+            await asyncio.sleep(0.2)
+
+    dripping = asyncio.create_task(drip())
+    try:
+        await closed_by_server(reader, 10)
+    finally:
+        dripping.cancel()
+        writer.close()
+
+    assert time.monotonic() - started < timeout(2.5)
+
+
+async def test_an_idle_kept_alive_connection_is_closed_by_the_keep_alive_timeout(
+    start_gateway: StartGateway,
+) -> None:
+    gateway = start_gateway()
+    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n")
+    assert await asyncio.wait_for(reader.readline(), timeout(2)) == b"HTTP/1.1 200 OK\r\n"
+    started = time.monotonic()
+    try:
+        await closed_by_server(reader, 15)
+    finally:
+        writer.close()
+
+    assert 4.5 < time.monotonic() - started < timeout(7)  # uvicorn's timeout_keep_alive: 5 s

@@ -33,8 +33,9 @@ from adapters.jwt_tokens import JwtTokenIssuer
 from adapters.redis_progress import RedisKeys, RedisProgressPublisher
 from domain.progress import ProgressUpdate, StoryStatus
 from testkit.postgres import Database
-from testkit.processes import GatewayProcess, gateway_env, rss_bytes
-from testkit.waiting import timeout
+from testkit.processes import GatewayProcess, gateway_env, rss_bytes, tcp_sockets
+from testkit.waiting import timeout, wait_for_condition
+from testkit.wsframes import RawWebSocket
 
 logger = logging.getLogger(__name__)
 
@@ -336,3 +337,53 @@ async def test_c_a_slow_reader_that_keeps_up_gets_every_status_in_order(
     assert status_runs([m["status"] for m in received]) == status_runs([u.status for u in published])
     assert len(received) < len(published)  # it fell behind far enough that percent updates were merged
     assert await asyncio.to_thread(slow_client_closures, story.gateway) == 0
+
+
+STALLED = 50
+
+
+async def publish_small_updates(publisher: RedisProgressPublisher, story_id: uuid.UUID) -> None:
+    """Four small updates a second, for as long as the test runs: too few bytes to fill a buffer,
+    so only the server's pings can tell that a reader stopped."""
+    for index in range(10_000):
+        update = ProgressUpdate(story_id, StoryStatus.GENERATING, index % 100, "step", datetime.now(UTC))
+        await publisher.publish(update)
+        await asyncio.sleep(0.25)
+
+
+async def test_d_every_reader_that_stops_is_closed_by_slow_client_seconds_plus_5_and_finds_4008(
+    story: Story, publisher: RedisProgressPublisher
+) -> None:
+    """50 readers stop reading (half with a 4 KB receive buffer, half with the kernel's default, which
+    takes every message without them reading): each is let go by SLOW_CLIENT_SECONDS + 5 s, and
+    when it reads again it finds what was sent before, then 4008."""
+    await publish_initial(publisher, story.id)
+    readers = [
+        await RawWebSocket.open(story.gateway.port, story.path, rcvbuf=4096 if n % 2 else None)
+        for n in range(STALLED)
+    ]
+    publishing = asyncio.create_task(publish_small_updates(publisher, story.id))
+    try:
+        for reader in readers:
+            await asyncio.wait_for(reader.frame(), timeout(10))  # the snapshot; then it stops reading
+        stopped = time.monotonic()
+        held = {reader.local_port for reader in readers}
+
+        async def all_released() -> bool:
+            peers = await asyncio.to_thread(tcp_sockets, story.gateway.pid, story.gateway.port)
+            return not held & peers.peers
+
+        released_after = await wait_for_condition(
+            all_released, SLOW_CLIENT_SECONDS + 10, "every stalled reader"
+        )
+        closes = [await asyncio.wait_for(reader.close_frame(), timeout(5)) for reader in readers]
+    finally:
+        publishing.cancel()
+        for reader in readers:
+            reader.close()
+
+    logger.info("%d stalled readers all let go %.2f s after they stopped", STALLED, released_after)
+    assert time.monotonic() - stopped >= SLOW_CLIENT_SECONDS
+    assert released_after < SLOW_CLIENT_SECONDS + 5
+    assert closes == [(4008, "slow_client")] * STALLED
+    assert await asyncio.to_thread(slow_client_closures, story.gateway) == STALLED

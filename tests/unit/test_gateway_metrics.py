@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from domain.connection.log_context import CONNECTION
+from domain.errors import Closure
 from testkit.waiting import timeout
 from tests.unit.conftest import Rig, eventually
 
@@ -24,6 +25,27 @@ async def test_a_served_connection_counts_connect_sends_writes_and_its_close_cod
     counts = rig.metrics.counts
     assert (counts["connected:story"], counts["sent:story"], counts["written"]) == (1, 2, 1)  # live only
     assert counts["close_code:1006"] == 1  # the fake client leaves without a close frame
+
+
+async def test_a_client_that_closes_with_4008_itself_counts_as_a_client_close(rig: Rig) -> None:
+    socket = rig.open_story()
+    await eventually(lambda: rig.hub.subscriber_count == 1)
+    socket.leave(code=4008)
+    await rig.ended(socket)
+
+    counts = rig.metrics.counts
+    assert (counts["closed:client_closed"], counts["closed:slow_client"]) == (1, 0)
+    assert counts["close_code:4008"] == 1  # the client's own code, counted as such
+    assert socket.closed is None  # nothing sent back: it left
+
+
+async def test_the_transport_finding_a_reader_stalled_counts_as_slow(rig: Rig) -> None:
+    socket = rig.open_story()
+    await eventually(lambda: rig.hub.subscriber_count == 1)
+    socket.leave(Closure.SLOW_CLIENT)
+    await rig.ended(socket)
+
+    assert (rig.metrics.counts["closed:slow_client"], rig.metrics.counts["close_code:4008"]) == (1, 1)
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ OVERRIDDEN = [
     "on_body",
     "on_message_complete",
     "handle_websocket_upgrade",
+    "send_400_response",
 ]
 INSTANCE_STATE = ["loop", "transport", "connections", "parser", "url", "headers"]
 
@@ -47,6 +48,18 @@ def test_each_overridden_method_still_exists_with_its_signature(name: str) -> No
     assert list(inspect.signature(original).parameters) == list(inspect.signature(ours).parameters), (
         f"HttpToolsProtocol.{name} changed its parameters"
     )
+
+
+@pytest.mark.parametrize("name", OVERRIDDEN)
+def test_each_override_says_why_and_what_upstream_change_would_retire_it(name: str) -> None:
+    doc = inspect.getdoc(getattr(GatewayHttpProtocol, name)) or ""
+    assert "uvicorn" in doc, f"{name} does not say what uvicorn does: {doc!r}"
+    assert "upstream" in doc, f"{name} does not say what upstream change would retire it: {doc!r}"
+
+
+def test_the_subclass_overrides_only_what_the_list_names() -> None:
+    ours = {name for name in vars(GatewayHttpProtocol) if not name.startswith("__")}
+    assert {name for name in ours if hasattr(HttpToolsProtocol, name)} == set(OVERRIDDEN)
 
 
 async def test_the_instance_state_it_reads_still_exists() -> None:

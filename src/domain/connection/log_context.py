@@ -16,7 +16,6 @@ class ConnectionContext:
     endpoint: str
     id: str = ""
     user_id: str | None = None
-    client_close_code: int | None = None  # the code of the client's close frame, when it closed first
 
     def __post_init__(self) -> None:
         if not self.id:

@@ -24,7 +24,7 @@ from domain.connection.timers import Alarm
 from domain.errors import AccessDenied, ClientGone, Closure
 from domain.ports import ClientSocket, Metrics
 from domain.progress import Frame
-from domain.values import Principal
+from domain.values import Disconnect, Principal
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +87,9 @@ class Session:
 
     async def run(
         self, watch: AbstractAsyncContextManager[object], ready: Callable[[], None] | None = None
-    ) -> Closure | None:
+    ) -> Closure | Disconnect:
         """Subscribe with `watch` (then call `ready`), and serve until either side ends it; returns
-        why the server closes, or None if the client left."""
+        why the server closes, or how the connection ended without us (`Disconnect`)."""
         self._task = asyncio.current_task()
         self._outbox.attach(self._socket.send_now, self._start_sender, self._end)
         self._tick()
@@ -154,10 +154,11 @@ class Session:
         finally:
             self._sender = None
 
-    async def _receive_loop(self) -> Closure | None:
+    async def _receive_loop(self) -> Closure | Disconnect:
         flood = FloodGuard(self._limits.flood_rate, self._limits.flood_burst, self._loop.time())
-        while (message := await self._socket.receive()) is not None:
-            if isinstance(message, Closure):
+        while True:
+            message = await self._socket.receive()
+            if isinstance(message, Disconnect):
                 return message
             self._last_heard = self._loop.time()
             frame = read_frame(message, self._limits.max_frame_bytes)
@@ -167,7 +168,6 @@ class Session:
                 return Closure.FLOOD
             if (closure := await self._answer(frame)) is not None:
                 return closure
-        return None
 
     async def _answer(self, frame: ClientFrame) -> Closure | None:
         if frame.command is Command.PING:
