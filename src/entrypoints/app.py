@@ -10,7 +10,7 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from entrypoints.container import Container
-from entrypoints.http_handlers import client_module, demo_page, healthz, metrics, readyz
+from entrypoints.http_handlers import client_module, client_transports, demo_page, healthz, metrics, readyz
 from entrypoints.services import Services, provide_services, resolve_services
 from entrypoints.sse_handlers import cors_config, sse_story_progress, sse_user_stories
 from entrypoints.ws_handlers import story_progress, user_stories
@@ -34,7 +34,7 @@ def create_app(container: Container, companions: Sequence[Companion] = ()) -> Li
                 await shutdown
 
     handlers: list[Any] = [story_progress, user_stories, sse_story_progress, sse_user_stories]
-    handlers += [healthz, readyz, metrics, client_module]
+    handlers += [healthz, readyz, metrics, client_module, client_transports]
     settings = container.settings()
     if settings.demo_page:
         handlers.append(demo_page)
