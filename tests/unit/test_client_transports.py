@@ -140,6 +140,9 @@ conn.close(); later.close();
     assert transports == [{"transport": "sse", "reason": "websocket_failed"}]
     assert [d["transport"] for t, d in got["seen"] if t == "open"] == ["websocket"] * 3 + ["sse"]
     assert [d["seq"] for t, d in got["seen"] if t == "update"] == [1, 1, 1, 1]
+    closes = [d for t, d in got["seen"] if t == "close"]
+    assert closes[2]["delayMs"] == 0, "the first SSE attempt follows the third cut at once"
+    assert closes[0]["delayMs"] > 0
     assert [t for t, _ in got["laterSeen"]][:2] == ["transport", "open"]
     assert got["transport"] == "sse"
 

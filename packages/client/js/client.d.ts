@@ -49,7 +49,8 @@ export interface ConnectOptions {
    * `"auto"` (default): WebSocket, switching every auto connection of the page to SSE for the page's
    * life (with a `transport` event) where `WebSocket` is missing, or after 3 WebSocket attempts in a
    * row that ended without a close frame (1006) before they were healthy: an upgrade refused, or a
-   * tunnel cut by a proxy. `"websocket"` or `"sse"`: that transport only.
+   * tunnel cut by a proxy (the first SSE attempt then follows at once, `delayMs` 0). `"websocket"`
+   * or `"sse"`: that transport only.
    */
   transport?: "auto" | TransportKind;
   /**

@@ -179,7 +179,7 @@ class ProgressConnection extends EventTarget {
 
   /** The transport ended (`kind`: a WebSocket attempt counts towards `auto`'s switch), or was dropped. */
   _closedBy(code, reason, kind) {
-    if (kind === "websocket") this._choice.ended(code, this._healthy);
+    const switched = kind === "websocket" && this._choice.ended(code, this._healthy); // SSE at once
     this._transport = null;
     this._renewing = false;
     this._clear("healthy", "renew");
@@ -187,7 +187,7 @@ class ProgressConnection extends EventTarget {
     if (action === "auth_error") return this._authFailed(code, reason);
     const willReconnect = action === "reconnect" && !this._closed;
     const attempt = willReconnect ? this._attempt : null;
-    const delayMs = willReconnect ? this._retryLater() : null;
+    const delayMs = willReconnect ? this._retryLater(switched) : null;
     this._emit("close", { code, reason, willReconnect, attempt, delayMs });
   }
 
@@ -215,9 +215,9 @@ class ProgressConnection extends EventTarget {
     this._closedBy(1006, reason);
   }
 
-  _retryLater() {
+  _retryLater(now = false) {
     const { minDelayMs, maxDelayMs } = this._options;
-    const delayMs = reconnectDelay(this._attempt++, minDelayMs, maxDelayMs);
+    const delayMs = now ? 0 : reconnectDelay(this._attempt++, minDelayMs, maxDelayMs);
     this._set("retry", () => this._connect(), delayMs);
     return delayMs;
   }
