@@ -16,7 +16,6 @@ from uuid import UUID
 
 from adapters.json_codec import JsonCodec
 from domain.errors import (
-    AccessDenied,
     AuthFailure,
     ClientGone,
     Closure,
