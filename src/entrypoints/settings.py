@@ -47,6 +47,7 @@ class Settings:
     log_level: str = "INFO"
     handshake_timeout_seconds: float = 5.0
     max_connections: int = 50000
+    ownership_ttl_seconds: float = 60.0
     backend: Backend = "real"
     demo_page: bool = False
 
@@ -143,6 +144,8 @@ SETTINGS: tuple[Setting, ...] = (
             "a request head not complete by then is closed", _number(0.01)),
     Setting("MAX_CONNECTIONS", "max_connections", "50000",
             "open connections per process; beyond it HTTP 503", _number(1, integer=True)),
+    Setting("OWNERSHIP_TTL_SECONDS", "ownership_ttl_seconds", "60",
+            "a confirmed story owner is trusted so long, then asked again", _number(0.1)),
     Setting("LOG_FORMAT", "log_format", "text", "text or json (one object a line)", _choice("text", "json")),
     Setting("LOG_LEVEL", "log_level", "INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL",
             _choice(*_LEVELS, upper=True)),

@@ -50,7 +50,7 @@ def _imports(path: Path) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize(("module", "path"), _modules(), ids=lambda v: str(v))
+@pytest.mark.parametrize(("module", "path"), _modules(), ids=str)
 def test_every_import_of_the_domain_points_down_or_to_the_standard_library(module: str, path: Path) -> None:
     if module == "domain":
         return
@@ -62,7 +62,8 @@ def test_every_import_of_the_domain_points_down_or_to_the_standard_library(modul
             target = _unit(imported)
             assert target in FLOORS, f"{module} imports {imported}, which is on no floor"
             assert target == unit or FLOORS[target] < FLOORS[unit], (
-                f"{module} (floor {FLOORS[unit]}) imports {imported} (floor {FLOORS[target]}): it runs back up"
+                f"{module} (floor {FLOORS[unit]}) imports {imported} (floor {FLOORS[target]}): "
+                "it runs back up"
             )
         else:
             assert top in sys.stdlib_module_names or top == "__future__", (
