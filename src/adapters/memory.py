@@ -51,6 +51,10 @@ class MemoryBroker:
             self.publish_raw(f"user:{owner}", body)
         return sequenced
 
+    def store(self, update: ProgressUpdate) -> None:
+        """A snapshot written without a publish (a legacy publisher's SET alone, a repair script)."""
+        self._snapshots[update.story_id] = update
+
     def revoke(self, story_id: UUID) -> None:
         """What the backend's `revoke` does: the story's ownership changed, every gateway asks again."""
         self.publish_raw("revocations", str(story_id).encode())

@@ -24,7 +24,7 @@ from uuid import UUID
 from domain.access.directory_cache import CachingDirectory
 from domain.aio.backoff import Backoff
 from domain.errors import DirectoryUnavailable
-from domain.progress import Frame
+from domain.progress import Frame, StoryStatus
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,10 @@ class DashboardRouter:
     @property
     def stories_waiting(self) -> int:
         return len(self._waiting)
+
+    def waiting_updates(self, story_id: UUID) -> list[tuple[StoryStatus, int | None]]:
+        """What waits for the lookup of `story_id`: (status, seq), oldest first."""
+        return [(frame.update.status, frame.update.seq) for frame, _ in self._waiting.get(story_id, [])]
 
     def route(self, frame: Frame, spawn: Spawn, claimed: UUID | None = None) -> None:
         """To the owner's dashboards; with `claimed`, only if the directory says it is the owner."""

@@ -27,7 +27,7 @@ from domain.hub.dashboard_routing import DashboardRouter
 from domain.hub.listener import FeedListener
 from domain.hub.ownership import OwnershipChecks
 from domain.hub.resync import Resync
-from domain.hub.snapshots import LatestFrames, SnapshotReader
+from domain.hub.snapshots import LATEST_FRAMES, LatestFrames, SnapshotReader
 from domain.hub.subscribers import Subscribers, fan_out
 from domain.hub.topics import TopicSubscriptions
 from domain.ports import FrameEncoder, Metrics, ProgressFeed
@@ -50,6 +50,7 @@ class ProgressHub:
         *,
         backoff: Backoff | None = None,
         topic_linger: float = 30.0,
+        latest_frames: int = LATEST_FRAMES,
     ) -> None:
         self._feed = feed
         self._directory = directory
@@ -58,7 +59,7 @@ class ProgressHub:
         self._subscribers = subscribers
         self._tasks = BackgroundTasks()
         self._snapshots = SnapshotReader(feed)
-        self._frames = LatestFrames(encoder)
+        self._frames = LatestFrames(encoder, latest_frames)
         self._topics = TopicSubscriptions(feed, topic_linger)
         backoff = backoff or Backoff()
         self._router = DashboardRouter(directory, self._deliver_to_owner)
@@ -87,6 +88,11 @@ class ProgressHub:
     @property
     def subscriber_count(self) -> int:
         return len(self._subscribers)
+
+    @property
+    def latest_frames(self) -> int:
+        """Snapshot frames kept for sharing between connects (bounded: see `LatestFrames`)."""
+        return len(self._frames)
 
     def watch_story(self, outbox: Outbox, story_id: UUID, owner: UUID) -> Watch:
         """Subscribe first, then offer the snapshot, so nothing published in between is lost."""
