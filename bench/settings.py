@@ -8,7 +8,7 @@ from dataclasses import dataclass
 REPETITIONS = 5  # each figure is the median of this many runs (full mode)
 HELD_REPETITIONS = 3  # 10,000 connects cost `serve` ~10 s each: fewer runs of `hold`
 SCALE_REPETITIONS = 3  # `scale` starts 6 servers and a Redis Cluster per run (~35 s)
-SCENARIOS = ("fanout", "merge", "idle", "connect", "stalled", "storm", "hold", "scale")
+SCENARIOS = ("fanout", "merge", "idle", "connect", "stalled", "storm", "hold", "scale", "dashboard")
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class Settings:
     held_connections: int
     held_repetitions: int
     scale_repetitions: int
+    dashboards: int  # of one user with 10,000 stories, connecting together after the first
     only: tuple[str, ...]
 
     @property
@@ -44,5 +45,6 @@ def settings_from_env() -> Settings:
         held_connections=3000 if quick else 10_000,
         held_repetitions=1 if quick else HELD_REPETITIONS,
         scale_repetitions=1 if quick else SCALE_REPETITIONS,
+        dashboards=5 if quick else 20,
         only=only or SCENARIOS,
     )
