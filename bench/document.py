@@ -49,8 +49,9 @@ def document(table: str, *, settings_line: str, load: str, minutes: float, notes
 
 Written by `make bench` (`.venv/bin/python -m bench`), which took {minutes:.0f} minutes; {settings_line}.
 One scenario alone: `BENCH_ONLY=merge make bench` (names: fanout, merge, idle, connect, stalled,
-storm, hold, scale, dashboard; comma-separated); a short run: `BENCH_QUICK=1 make bench`. Those two print their
-table and write it to `artifacts/bench/latest.md`; only a complete run rewrites this file.
+storm, hold, scale, dashboard; comma-separated); a short run: `BENCH_QUICK=1 make bench`. Those
+two print their table and write it to `artifacts/bench/latest.md`; only a complete run rewrites
+this file.
 
 Machine: {machine()}.
 Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Load average (1 min) at the start and the end: {load}.
