@@ -71,6 +71,25 @@ async def test_a_revocation_of_a_story_that_did_not_move_changes_nothing(rig: Ri
     assert of(socket, rig.story) == [20]
 
 
+async def test_revocations_that_arrive_together_are_checked_in_one_query(rig: Rig) -> None:
+    moved = [uuid.uuid4() for _ in range(50)]
+    buyer = uuid.uuid4()
+    for story in moved:
+        rig.directory.add(story, rig.user)
+    sockets = [rig.open_story(story) for story in moved]
+    await eventually(lambda: rig.hub.subscriber_count == 50)
+    asked = rig.directory.lookups
+
+    for story in moved:
+        rig.directory.add(story, buyer)
+        rig.broker.revoke(story)
+    for socket in sockets:
+        await rig.ended(socket)
+
+    assert {socket.closed for socket in sockets} == {Closure.FORBIDDEN}
+    assert rig.directory.lookups - asked <= 2  # the first alone, the 49 that came meanwhile together
+
+
 async def test_a_revocation_that_is_not_a_story_id_is_dropped_and_counted(rig: Rig) -> None:
     socket = rig.open_story()
     await eventually(lambda: rig.hub.subscriber_count == 1)

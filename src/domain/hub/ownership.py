@@ -7,6 +7,11 @@ on. A check is one statement for every watched story and every dashboard's user
 (`CachingDirectory.confirm`), whatever the number of connections, and it comes a little before
 the last answers expire, so that a connect to a watched story never waits for PostgreSQL. When
 PostgreSQL does not answer, the last answers stand and the next check tries again.
+
+Revocations that arrive together are checked together, in one statement. Bound: at most
+`MAX_REVOKED` (10,000) revoked stories wait for their check; past that, the next check is also of
+everything watched here, so that no connection outlives its story's move (a revoked story that
+no one here watches then waits for its TTL).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from domain.hub.subscribers import Subscribers
 logger = logging.getLogger(__name__)
 
 EARLY = 0.9  # checks every 0.9 x ttl: watched stories' answers never expire between two checks
+MAX_REVOKED = 10_000
 Offer = Callable[[Outbox, Iterable[UUID], str], Awaitable[None]]
 
 
@@ -36,11 +42,18 @@ class OwnershipChecks:
         self._subscribers = subscribers
         self._offer = offer
         self._tasks = tasks
+        self._revoked: set[UUID] = set()
+        self._everything = False  # too many revocations at once: check all that is watched
+        self._checking: asyncio.Task[None] | None = None
 
     async def run_forever(self) -> None:
+        """A check that fails for a reason of its own (a bug) is logged, and the next one comes."""
         while True:
             await asyncio.sleep(self._directory.ttl * EARLY)
-            await self.check()
+            try:
+                await self.check()
+            except Exception:
+                logger.exception("ownership check failed")
 
     async def check(self) -> None:
         """Every story watched here (story sockets, what dashboards hold) and every dashboard's user."""
@@ -55,7 +68,22 @@ class OwnershipChecks:
     def revoked(self, story_id: UUID) -> None:
         """The backend says the story moved or was deleted: ask PostgreSQL now, past every cache."""
         logger.info("story %s revoked: asking for its owner", story_id)
-        self._tasks.spawn(self._confirm([story_id], []), name="revocation")
+        if len(self._revoked) < MAX_REVOKED:
+            self._revoked.add(story_id)
+        else:
+            self._everything = True
+        if self._checking is None or self._checking.done():
+            self._checking = self._tasks.spawn(self._check_revoked(), name="revocations")
+
+    async def _check_revoked(self) -> None:
+        while self._revoked or self._everything:
+            stories, everything = list(self._revoked), self._everything
+            self._revoked.clear()
+            self._everything = False
+            if everything:
+                await self.check()
+            if stories:
+                await self._confirm(stories, [])
 
     def changed(self, story_id: UUID, former: UUID, owner: UUID | None) -> None:
         """An answer took `story_id` from `former` (the directory cache's callback)."""
