@@ -11,7 +11,7 @@ When the directory fails, the last answer stands: an owner once confirmed stays 
 PostgreSQL outage. For `RETRY_SECONDS` after a failure it is given at once, and an expired answer
 waits at most `STALE_WAIT` for its re-read.
 
-Bounds: owners of `size` stories (100,000), the oldest answer forgotten first; lists of `listed`
+Bounds: owners of `size` stories (100,000), the story learned longest ago forgotten first; lists of `listed`
 story ids in all (200,000), the oldest list forgotten first (a longer list is answered but not
 kept); one pending read per story or user being looked up, each ending within the directory's
 timeout; the reads waiting for their turn (see `BatchedReads`).
@@ -66,7 +66,7 @@ class CachingDirectory:
         self._directory = directory
         self._size = size
         self._clock = clock
-        self._owners: dict[UUID, UUID] = {}  # the last answer per story, oldest first
+        self._owners: dict[UUID, UUID] = {}  # the last answer per story, first learned first
         self._answered: dict[UUID, float] = {}  # when; one float shared by a whole batch
         self._lists = StoryLists(listed)
         self._pending: dict[Key, asyncio.Future[dict[Key, object]]] = {}
@@ -191,7 +191,12 @@ class CachingDirectory:
     def _learn(
         self, story: UUID, owner: UUID | None, asked: float, relisted: set[UUID], former: UUID | None = None
     ) -> None:
-        old = self._owners.pop(story, None) or former
+        old = self._owners.get(story)
+        if old is not None and old == owner:  # the common case: the same answer, only newer
+            self._answered[story] = asked
+            return
+        old = old or former
+        self._owners.pop(story, None)
         self._answered.pop(story, None)
         if owner is not None:
             self._owners[story], self._answered[story] = owner, asked
