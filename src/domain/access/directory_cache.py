@@ -84,13 +84,13 @@ class CachingDirectory:
         owner = self._owners.get(story_id)
         if owner is not None and self._trusted(self._answered[story_id]):
             return owner
-        try:
-            wait = STALE_WAIT if owner is not None else None
-            found = await asyncio.wait_for(asyncio.shield(self._ask(story_id)), wait)
+        if owner is None:
+            found = await self._ask(story_id)
+            return found if isinstance(found, UUID) else None
+        try:  # an expired answer: asked again, but it stands if the directory fails or is slow
+            found = await asyncio.wait_for(self._ask(story_id), STALE_WAIT)
         except (DirectoryUnavailable, TimeoutError):
-            if (owner := self._owners.get(story_id)) is None:
-                raise
-            return owner
+            return self._owners.get(story_id)  # gone if a newer answer said so meanwhile
         return found if isinstance(found, UUID) else None
 
     def known_owner(self, story_id: UUID) -> UUID | None:
