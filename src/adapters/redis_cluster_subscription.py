@@ -7,7 +7,7 @@ that arrive together go out together), resolves a waiter per channel on its `ssu
 and puts messages in `inbox`. Its first error goes there too, and fails every waiter. A channel
 the node drops by itself (its slot moved) counts as an error: the feed must subscribe anew.
 
-Bound: `inbox` holds at most `INBOX` (10,000) messages; when it is full the owner task stops
+Bound: `inbox` holds at most `inbox` (10,000) messages; when it is full the owner task stops
 reading, as the standalone feed does, and the node's output buffer limit ends a reader that
 never catches up (an error: the feed subscribes anew and the hub resyncs). The channel sets and
 waiters hold what the feed subscribes, so the topics the hub watches.
@@ -34,7 +34,7 @@ Inbox = asyncio.Queue[tuple[str, bytes] | BaseException]
 class ShardedSubscription:
     """Build it inside the running loop (it starts its task); always `close()` it."""
 
-    def __init__(self, pubsub: ClusterPubSub, poll: float) -> None:
+    def __init__(self, pubsub: ClusterPubSub, poll: float, inbox: int = INBOX) -> None:
         self._pubsub = pubsub
         self._poll = poll
         self._wanted: set[str] = set()
@@ -42,7 +42,7 @@ class ShardedSubscription:
         self._waiters: dict[str, asyncio.Future[None]] = {}
         self._requests: list[tuple[bool, list[str]]] = []  # (subscribe?, channels), in order
         self._wake = asyncio.Event()
-        self.inbox: Inbox = asyncio.Queue(INBOX)
+        self.inbox: Inbox = asyncio.Queue(inbox)
         self._owner = asyncio.create_task(self._run())
 
     async def subscribe(self, channels: list[str]) -> None:
