@@ -56,8 +56,9 @@ async def test_an_update_on_a_users_channel_for_another_users_story_is_not_deliv
         await database.insert_story(late, user)
         await cluster_publisher.publish(make_update(late, percent=5), user)  # looked up after `unseen`
         await cluster_publisher.publish(make_update(theirs, percent=7), user)
-        await dashboard.read_until(of_story(late, 1))
-        await dashboard.read_until(of_story(theirs, 2))
+        # Two stories: their updates may arrive in either order (`late` waits for its owner lookup).
+        wanted = [of_story(late, 1), of_story(theirs, 2)]
+        await dashboard.read_until(lambda _: all(any(w(m) for m in dashboard.received) for w in wanted))
 
     stories = {m["story_id"] for m in dashboard.received}
     assert stories == {str(theirs), str(late)}
