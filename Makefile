@@ -5,6 +5,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/python -m pytest
+# Integration and e2e tests wait on I/O: they run side by side in XDIST processes, then the few
+# that measure time, memory or load (marked `serial`) run alone.
+XDIST  ?= 4
+PARALLEL := $(PYTEST) -n $(XDIST) -m "not serial"
+SERIAL   := scripts/serial-tests.sh $(PYTEST) -m serial
 
 .PHONY: run test lint unit integration e2e bench venv chromium nginx node lock clean
 
@@ -46,10 +51,12 @@ unit: $(STAMP) node
 	$(PYTEST) tests/unit
 
 integration: $(STAMP)
-	$(PYTEST) tests/integration
+	$(PARALLEL) tests/integration
+	$(SERIAL) tests/integration
 
 e2e: $(STAMP) chromium nginx node
-	$(PYTEST) tests/e2e
+	$(PARALLEL) tests/e2e
+	$(SERIAL) tests/e2e
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

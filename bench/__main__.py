@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from redis.asyncio import Redis
 
-from bench import connects, fanout, scale
+from bench import connects, dashboards, fanout, scale
 from bench.document import document, kept_notes
 from bench.report import Results
 from bench.servers import KINDS
@@ -39,8 +39,9 @@ SCENARIOS: dict[str, Scenario] = {
     "storm": connects.storm,
     "hold": connects.hold,
     "scale": scale.scale,
+    "dashboard": dashboards.dashboard,
 }
-SERVE_ONLY = {"scale"}  # the floor has no workers and no cluster mode: nothing to compare
+SERVE_ONLY = {"scale", "dashboard"}  # the floor has no workers, no cluster mode, no dashboards
 
 
 async def bench(world: World, settings: Settings) -> Results:

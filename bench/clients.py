@@ -41,7 +41,7 @@ async def connect(
     for attempt in range(RETRIES if args.retry else 1):
         async with gate:
             try:
-                probe = await open_probe(url, deflate=args.deflate, stall=args.stall)
+                probe = await open_probe(url, deflate=args.deflate, stall=args.stall, expect=args.expect)
                 result: Outcome = await asyncio.wait_for(probe.opened, args.deadline)
             except (OSError, TimeoutError) as exc:
                 outcome = type(exc).__name__
@@ -99,6 +99,7 @@ def main() -> None:
     parser.add_argument("--retry", action="store_true", help="retry a 1013 with backoff")
     parser.add_argument("--concurrency", type=int, default=100, help="connects in flight at once")
     parser.add_argument("--deadline", type=float, default=120.0)
+    parser.add_argument("--expect", type=int, default=1, help="messages that make the snapshot")
     args = parser.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -49,8 +49,9 @@ def document(table: str, *, settings_line: str, load: str, minutes: float, notes
 
 Written by `make bench` (`.venv/bin/python -m bench`), which took {minutes:.0f} minutes; {settings_line}.
 One scenario alone: `BENCH_ONLY=merge make bench` (names: fanout, merge, idle, connect, stalled,
-storm, hold, scale; comma-separated); a short run: `BENCH_QUICK=1 make bench`. Those two print their
-table and write it to `artifacts/bench/latest.md`; only a complete run rewrites this file.
+storm, hold, scale, dashboard; comma-separated); a short run: `BENCH_QUICK=1 make bench`. Those
+two print their table and write it to `artifacts/bench/latest.md`; only a complete run rewrites
+this file.
 
 Machine: {machine()}.
 Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Load average (1 min) at the start and the end: {load}.
@@ -106,6 +107,11 @@ Scenarios (`BENCH_ONLY` names):
   to each story: `gateway_broker_messages_total` of each process, in standalone mode (pattern
   subscription) and in cluster mode (a private Redis Cluster of 3 masters, started and removed
   by the scenario, published to with `ClusterProgressPublisher`).
+- `dashboard` (`serve` only: the floor has no dashboard endpoint): one user with 10,000 stories,
+  each with a snapshot; one dashboard connects, then 20 more at once (5 in quick mode); seconds
+  until each holds all 10,000 snapshots, server CPU and RSS growth per connect, and the statements
+  PostgreSQL ran on `stories` (its scans in `pg_stat_user_tables`, read after ending the server's
+  connections so that their counters are reported).
 - Each figure is the median of the runs listed (serve; floor). The machine is shared: expect
   run-to-run differences of tens of percent in absolute values.
 

@@ -12,7 +12,7 @@ SCALE_REPETITIONS = 3  # `scale` starts 6 servers and a Redis Cluster per run (~
 # `merge`, `storm` and `hold`) are one user's: the bench's servers let a user hold this many per
 # process. The gateway's own default (MAX_CONNECTIONS_PER_USER) stays 100.
 CONNECTIONS_PER_USER = 10_000
-SCENARIOS = ("fanout", "merge", "idle", "connect", "stalled", "storm", "hold", "scale")
+SCENARIOS = ("fanout", "merge", "idle", "connect", "stalled", "storm", "hold", "scale", "dashboard")
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class Settings:
     held_connections: int
     held_repetitions: int
     scale_repetitions: int
+    dashboards: int  # of one user with 10,000 stories, connecting together after the first
     only: tuple[str, ...]
 
     @property
@@ -48,5 +49,6 @@ def settings_from_env() -> Settings:
         held_connections=3000 if quick else 10_000,
         held_repetitions=1 if quick else HELD_REPETITIONS,
         scale_repetitions=1 if quick else SCALE_REPETITIONS,
+        dashboards=5 if quick else 20,
         only=only or SCENARIOS,
     )

@@ -42,6 +42,8 @@ class Probe(asyncio.Protocol):
 
     request: bytes
     stall: bool = False
+    expect: int = 1  # progress messages that make the snapshot (a dashboard: one per story)
+    snapshots: int = 0
     opened: asyncio.Future[Outcome] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -130,7 +132,9 @@ class Probe(asyncio.Protocol):
             self.send_text(b"pong")
             return
         if not self.opened.done():
-            self.opened.set_result(Outcome("ok", self.extensions))  # the snapshot
+            self.snapshots += 1
+            if self.snapshots >= self.expect:
+                self.opened.set_result(Outcome("ok", self.extensions))  # the snapshot
             return
         if payload == b"pong":
             return
@@ -167,7 +171,7 @@ def upgrade_request(url: str, deflate: bool) -> bytes:
     return head + (DEFLATE_OFFER if deflate else b"") + b"\r\n"
 
 
-async def open_probe(url: str, *, deflate: bool = False, stall: bool = False) -> Probe:
+async def open_probe(url: str, *, deflate: bool = False, stall: bool = False, expect: int = 1) -> Probe:
     """Connect and start the handshake; await `probe.opened` for the outcome. A stalled client's
     receive buffer is small, so the server's writes to it block soon."""
     loop = asyncio.get_running_loop()
@@ -182,5 +186,5 @@ async def open_probe(url: str, *, deflate: bool = False, stall: bool = False) ->
         sock.close()
         raise
     request = upgrade_request(url, deflate)
-    _, probe = await loop.create_connection(lambda: Probe(request, stall), sock=sock)
+    _, probe = await loop.create_connection(lambda: Probe(request, stall, expect), sock=sock)
     return probe

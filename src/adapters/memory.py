@@ -24,32 +24,57 @@ from domain.errors import (
     TokenRefused,
 )
 from domain.progress import Frame, InvalidUpdate, ProgressUpdate, RejectReason
-from domain.values import Disconnect, FeedEvent, Principal, Rejected, Subscribed, Topic
+from domain.values import (
+    Disconnect,
+    FeedEvent,
+    OwnerUpdate,
+    Principal,
+    Rejected,
+    Revoked,
+    Subscribed,
+    Topic,
+    revocation,
+)
 
 
 class MemoryBroker:
-    """Feed and publisher over one in-process broker, with Redis's semantics: seq, snapshot, channel."""
+    """Feed and publisher over one in-process broker, with Redis's semantics: seq, snapshot, channel.
 
-    def __init__(self, codec: JsonCodec | None = None) -> None:
+    `per_topic` plays cluster mode: only watched topics are heard, and each update also goes to
+    its owner's channel `user:{owner}`. The `revocations` channel is always heard (`revoke`)."""
+
+    def __init__(self, codec: JsonCodec | None = None, *, per_topic: bool = False) -> None:
         self._codec = codec or JsonCodec()
         self._snapshots: dict[UUID, ProgressUpdate] = {}
         self._counters: dict[UUID, int] = {}
         self._listeners: set[asyncio.Queue[tuple[str, bytes] | None]] = set()
         self._down = False
+        self.per_topic = per_topic
+        self.watched: set[Topic] = set()
         self.published: list[ProgressUpdate] = []
-
-    per_topic = False
 
     async def publish(self, update: ProgressUpdate, owner: UUID | None = None) -> ProgressUpdate:
         self._check()
+        if self.per_topic and owner is None:
+            raise ValueError("per-topic mode needs the story's owner to publish an update")
         held = self._snapshots.get(update.story_id)
         seq = max(self._counters.get(update.story_id, 0), (held.seq or 0) if held else 0) + 1
         self._counters[update.story_id] = seq
         sequenced = replace(update, seq=seq)
         self._snapshots[update.story_id] = sequenced
         self.published.append(sequenced)
-        self.publish_raw(f"story:{update.story_id}", self._codec.encode_bytes(sequenced))
+        self.publish_raw(f"story:{update.story_id}", body := self._codec.encode_bytes(sequenced))
+        if self.per_topic:
+            self.publish_raw(f"user:{owner}", body)
         return sequenced
+
+    def store(self, update: ProgressUpdate) -> None:
+        """A snapshot written without a publish (a legacy publisher's SET alone, a repair script)."""
+        self._snapshots[update.story_id] = update
+
+    def revoke(self, story_id: UUID) -> None:
+        """What the backend's `revoke` does: the story's ownership changed, every gateway asks again."""
+        self.publish_raw("revocations", str(story_id).encode())
 
     def publish_raw(self, channel: str, data: bytes) -> None:
         """What a foreign or legacy publisher would put on a channel, valid or not."""
@@ -63,16 +88,18 @@ class MemoryBroker:
         try:
             yield Subscribed()
             while (message := await queue.get()) is not None:
-                yield self._parse(*message)
+                if self._heard(message[0]):
+                    yield self._parse(*message)
             raise FeedUnavailable("memory broker failed")
         finally:
             self._listeners.discard(queue)
 
     async def watch(self, topics: Collection[Topic]) -> None:
         self._check()
+        self.watched.update(topics)
 
     async def unwatch(self, topics: Collection[Topic]) -> None:
-        """Nothing to do: every listener hears every story."""
+        self.watched.difference_update(topics)
 
     async def snapshot(self, story_id: UUID) -> ProgressUpdate | None:
         self._check()
@@ -98,11 +125,21 @@ class MemoryBroker:
         if self._down:
             raise FeedUnavailable("memory broker is down")
 
-    def _parse(self, channel: str, data: bytes) -> ProgressUpdate | Rejected:
+    def _heard(self, channel: str) -> bool:
+        if not self.per_topic or channel == "revocations":
+            return True
+        kind, _, key = channel.partition(":")
+        return kind in ("story", "user") and Topic(kind, UUID(key)) in self.watched  # type: ignore[arg-type]
+
+    def _parse(self, channel: str, data: bytes) -> ProgressUpdate | OwnerUpdate | Revoked | Rejected:
+        if channel == "revocations":
+            return revocation(channel, data)
         try:
             update = self._codec.decode(data)
         except InvalidUpdate as exc:
             return Rejected.of(channel, exc)
+        if self.per_topic and channel.startswith("user:"):
+            return OwnerUpdate(UUID(channel[5:]), update)
         if channel != f"story:{update.story_id}":
             return Rejected(channel, RejectReason.STORY_ID, "differs from the channel's")
         return update
@@ -122,10 +159,14 @@ class MemoryStoryDirectory:
         self.lookups += 1
         return self.owners.get(story_id)
 
-    async def owners_of(self, story_ids: Sequence[UUID]) -> dict[UUID, UUID]:
+    async def owners_of(self, story_ids: Sequence[UUID], users: Sequence[UUID] = ()) -> dict[UUID, UUID]:
         self._check()
         self.lookups += 1
-        return {s: self.owners[s] for s in story_ids if s in self.owners}
+        found = {s: self.owners[s] for s in story_ids if s in self.owners}
+        if users:
+            listed = set(users)
+            found.update({s: owner for s, owner in self.owners.items() if owner in listed})
+        return found
 
     async def stories_of(self, user_id: UUID) -> list[UUID]:
         self._check()

@@ -30,9 +30,12 @@ stories = Table(
 )
 
 
-OWNERS = select(stories.c.id, stories.c.user_id).where(
-    stories.c.id == any_(bindparam("ids", type_=ARRAY(Uuid())))
-)
+_IDS = stories.c.id == any_(bindparam("ids", type_=ARRAY(Uuid())))
+_USERS = stories.c.user_id == any_(bindparam("users", type_=ARRAY(Uuid())))
+# One prepared statement each: a lookup by id never pays for a plan that also scans by user.
+OWNERS = select(stories.c.id, stories.c.user_id).where(_IDS)
+LISTS = select(stories.c.id, stories.c.user_id).where(_USERS)
+OWNERS_AND_LISTS = select(stories.c.id, stories.c.user_id).where(_IDS | _USERS)
 
 
 def make_engine(url: str, timeout: float = 1.5) -> AsyncEngine:
@@ -57,22 +60,20 @@ class PostgresStoryDirectory:
     async def owner_of(self, story_id: UUID) -> UUID | None:
         return (await self.owners_of([story_id])).get(story_id)
 
-    async def owners_of(self, story_ids: Sequence[UUID]) -> dict[UUID, UUID]:
-        """One statement for any number of stories (`id = ANY($1)`: one prepared statement)."""
+    async def owners_of(self, story_ids: Sequence[UUID], users: Sequence[UUID] = ()) -> dict[UUID, UUID]:
+        """One statement for any number of stories and users (`id = ANY($1) OR user_id = ANY($2)`)."""
+        if not story_ids and not users:
+            return {}
+        statement = OWNERS_AND_LISTS if story_ids and users else OWNERS if story_ids else LISTS
 
         async def found(conn: AsyncConnection) -> dict[UUID, UUID]:
-            rows = await conn.execute(OWNERS, {"ids": list(story_ids)})
+            rows = await conn.execute(statement, {"ids": list(story_ids), "users": list(users)})
             return {row[0]: row[1] for row in rows}
 
         return await self._run(found)
 
     async def stories_of(self, user_id: UUID) -> list[UUID]:
-        query = select(stories.c.id).where(stories.c.user_id == user_id)
-
-        async def listed(conn: AsyncConnection) -> list[UUID]:
-            return list(await conn.scalars(query))
-
-        return await self._run(listed)
+        return list(await self.owners_of((), [user_id]))
 
     async def ping(self) -> None:
         await self._run(lambda conn: conn.execute(text("select 1")))

@@ -47,6 +47,7 @@ class ClusterKeys:
 
     def __init__(self, prefix: str = "") -> None:
         self.prefix = prefix
+        self.revocations = f"{prefix}revocations"  # sharded (SPUBLISH): a story id per message
 
     def snapshot(self, story_id: UUID) -> str:
         return f"{self.prefix}story:{{{story_id}}}:progress"

@@ -4,6 +4,8 @@ Any broker error ends `events()` with `FeedUnavailable` after closing the pubsub
 `events()` re-reads the slot map and subscribes every remembered topic on the current masters.
 That is how a failover heals: redis-py 8.1 alone never moves a subscriber's channels off a dead
 master (see adapters/redis_cluster.py), and the hub re-offers snapshots on each `Subscribed`.
+The sharded revocations channel is always subscribed. Bound: the topics remembered are those
+the hub watches (see `TopicSubscriptions`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from adapters.redis_cluster import ClusterKeys
 from adapters.redis_cluster_subscription import BROKER_ERRORS, ShardedSubscription
 from domain.errors import FeedUnavailable
 from domain.progress import InvalidUpdate, ProgressUpdate, RejectReason
-from domain.values import FeedEvent, OwnerUpdate, Rejected, Subscribed, Topic
+from domain.values import FeedEvent, OwnerUpdate, Rejected, Revoked, Subscribed, Topic, revocation
 
 T = TypeVar("T")
 CHUNK = 500  # snapshot keys per round of MGETs
@@ -50,7 +52,8 @@ class ClusterProgressFeed:
         subscription = ShardedSubscription(self._client.pubsub(), self._poll)
         self._live = subscription
         try:
-            await self._bounded(subscription.subscribe, [self._keys.channel(t) for t in self._topics])
+            channels = [self._keys.revocations, *(self._keys.channel(t) for t in self._topics)]
+            await self._bounded(subscription.subscribe, channels)
             yield Subscribed()
             while True:
                 item = await subscription.inbox.get()
@@ -115,7 +118,9 @@ class ClusterProgressFeed:
         except (*BROKER_ERRORS, TimeoutError) as exc:
             raise FeedUnavailable(f"redis cluster command failed: {exc!r}") from exc
 
-    def _parse(self, channel: str, data: bytes) -> ProgressUpdate | OwnerUpdate | Rejected:
+    def _parse(self, channel: str, data: bytes) -> ProgressUpdate | OwnerUpdate | Revoked | Rejected:
+        if channel == self._keys.revocations:
+            return revocation(channel, data)
         topic = self._keys.topic_of(channel)
         try:
             update = self._codec.decode(data)

@@ -6,6 +6,11 @@ only the owner task touches the pubsub: it sends the queued (un)subscribes betwe
 that arrive together go out together), resolves a waiter per channel on its `ssubscribe` reply,
 and puts messages in `inbox`. Its first error goes there too, and fails every waiter. A channel
 the node drops by itself (its slot moved) counts as an error: the feed must subscribe anew.
+
+Bound: `inbox` holds at most `inbox` (10,000) messages; when it is full the owner task stops
+reading, as the standalone feed does, and the node's output buffer limit ends a reader that
+never catches up (an error: the feed subscribes anew and the hub resyncs). The channel sets and
+waiters hold what the feed subscribes, so the topics the hub watches.
 """
 
 from __future__ import annotations
@@ -22,13 +27,14 @@ from domain.aio.futures import retrieve
 # What a broker failure looks like here: RedisClusterException for an uncovered slot, RuntimeError
 # for a per-node pubsub whose connection is gone.
 BROKER_ERRORS = (RedisError, RedisClusterException, OSError, RuntimeError)
+INBOX = 10_000
 Inbox = asyncio.Queue[tuple[str, bytes] | BaseException]
 
 
 class ShardedSubscription:
     """Build it inside the running loop (it starts its task); always `close()` it."""
 
-    def __init__(self, pubsub: ClusterPubSub, poll: float) -> None:
+    def __init__(self, pubsub: ClusterPubSub, poll: float, inbox: int = INBOX) -> None:
         self._pubsub = pubsub
         self._poll = poll
         self._wanted: set[str] = set()
@@ -36,7 +42,7 @@ class ShardedSubscription:
         self._waiters: dict[str, asyncio.Future[None]] = {}
         self._requests: list[tuple[bool, list[str]]] = []  # (subscribe?, channels), in order
         self._wake = asyncio.Event()
-        self.inbox: Inbox = asyncio.Queue()
+        self.inbox: Inbox = asyncio.Queue(inbox)
         self._owner = asyncio.create_task(self._run())
 
     async def subscribe(self, channels: list[str]) -> None:
@@ -90,15 +96,15 @@ class ShardedSubscription:
                     continue
                 message = await self._pubsub.get_sharded_message(timeout=self._poll)
                 if message is not None:
-                    self._handle(message)
+                    await self._handle(message)
         except BROKER_ERRORS as exc:
-            self.inbox.put_nowait(exc)
             self._fail(exc)
+            await self.inbox.put(exc)
 
-    def _handle(self, message: dict[str, Any]) -> None:
+    async def _handle(self, message: dict[str, Any]) -> None:
         kind, channel = message["type"], message["channel"].decode(errors="replace")
         if kind == "smessage":
-            self.inbox.put_nowait((channel, message["data"]))
+            await self.inbox.put((channel, message["data"]))
         elif kind == "ssubscribe":
             if channel in self._wanted:
                 self._confirmed.add(channel)

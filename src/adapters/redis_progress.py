@@ -4,8 +4,9 @@ The publisher is the worker SDK's backend (`codestory_progress_worker`, which ho
 of the publish script): one Lua script writes the snapshot, assigns the next `seq` (from a
 counter key beside the snapshot) and publishes, so the snapshot never goes back and every update
 has its order.
-The feed holds one pattern subscription; any Redis failure surfaces as `FeedUnavailable`
-(the client is built without retries) so the hub can resubscribe and resync on its own terms.
+The feed holds one pattern subscription, and on the same connection the revocations channel
+(`{prefix}revocations`); any Redis failure surfaces as `FeedUnavailable` (the client is built
+without retries) so the hub can resubscribe and resync on its own terms.
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ from adapters.json_codec import JsonCodec
 from codestory_progress_worker.aio import AsyncRedisBackend
 from domain.errors import FeedUnavailable
 from domain.progress import InvalidUpdate, ProgressUpdate, RejectReason
-from domain.values import FeedEvent, Rejected, Subscribed, Topic
+from domain.values import FeedEvent, Rejected, Revoked, Subscribed, Topic, revocation
 
 
 class RedisKeys:
     def __init__(self, prefix: str = "") -> None:
         self.prefix = prefix
         self.pattern = f"{prefix}story:*"
+        self.revocations = f"{prefix}revocations"  # a story id per message: its ownership changed
 
     def channel(self, story_id: UUID) -> str:
         return f"{self.prefix}story:{story_id}"
@@ -69,17 +71,33 @@ class RedisProgressPublisher:
 
 
 CHANNELS_REMEMBERED = 100_000
+MGET_KEYS = 500  # keys per MGET: a big read never blocks Redis for long
 
 
 class RedisProgressFeed:
+    """Bound: `channels` channel names remembered with their story (100,000), the oldest forgotten first."""
+
     per_topic = False  # one pattern subscription brings every story
 
-    def __init__(self, client: Redis, codec: JsonCodec, keys: RedisKeys, timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        client: Redis,
+        codec: JsonCodec,
+        keys: RedisKeys,
+        timeout: float = 2.0,
+        channels: int = CHANNELS_REMEMBERED,
+    ) -> None:
         self._client = client
         self._codec = codec
         self._keys = keys
         self._timeout = timeout
+        self._channels_remembered = channels
         self._channels: dict[bytes, UUID | None] = {}
+        self._revocations = keys.revocations.encode()
+
+    @property
+    def channels_remembered(self) -> int:
+        return len(self._channels)
 
     async def events(self) -> AsyncGenerator[FeedEvent, None]:
         """Messages are read straight off the subscribed connection (RESP2 arrays, hiredis-parsed),
@@ -100,6 +118,8 @@ class RedisProgressFeed:
                     raise FeedUnavailable(f"pubsub read failed: {exc!r}") from exc
                 if isinstance(reply, list) and len(reply) == 4 and reply[0] == b"pmessage":
                     yield self._parse(reply[2], reply[3])
+                elif isinstance(reply, list) and len(reply) == 3 and reply[0] == b"message":
+                    yield self._revoked(reply[1], reply[2])
         finally:
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
@@ -115,27 +135,34 @@ class RedisProgressFeed:
         return found[0] if found else None
 
     async def snapshots(self, story_ids: Sequence[UUID]) -> list[ProgressUpdate]:
-        found: list[ProgressUpdate] = []
-        for start in range(0, len(story_ids), 500):
-            chunk = story_ids[start : start + 500]
-            raw = await self._command(self._client.mget, [self._keys.snapshot(s) for s in chunk])
-            found.extend(u for u in map(self._codec.decode_snapshot, raw) if u is not None)
-        return found
+        """One round trip however many: MGETs of 500 keys, pipelined."""
+        keys = [self._keys.snapshot(s) for s in story_ids]
+        if len(keys) <= MGET_KEYS:
+            replies = [await self._command(self._client.mget, keys)] if keys else []
+        else:
+            pipe = self._client.pipeline(transaction=False)
+            for start in range(0, len(keys), MGET_KEYS):
+                pipe.mget(keys[start : start + MGET_KEYS])
+            replies = await self._command(pipe.execute)
+        decode = self._codec.decode_snapshot
+        return [u for raw in replies for u in map(decode, raw) if u is not None]
 
     async def ping(self) -> None:
         await self._command(self._client.ping)
 
     async def _subscribe(self, pubsub: Any) -> None:
-        """Return once Redis confirms the pattern: from then on nothing published is missed."""
+        """Return once Redis confirms the pattern and the revocations channel: from then on nothing
+        published is missed."""
         try:
             async with asyncio.timeout(self._timeout):
                 await pubsub.psubscribe(self._keys.pattern)
-                while (reply := await pubsub.get_message(timeout=self._timeout)) is None or reply[
-                    "type"
-                ] != "psubscribe":
-                    pass
+                await pubsub.subscribe(self._keys.revocations)
+                confirmed: set[str] = set()
+                while confirmed != {"psubscribe", "subscribe"}:
+                    if (reply := await pubsub.get_message(timeout=self._timeout)) is not None:
+                        confirmed.add(reply["type"])
         except (RedisError, OSError, TimeoutError) as exc:
-            raise FeedUnavailable(f"psubscribe failed: {exc!r}") from exc
+            raise FeedUnavailable(f"subscribe failed: {exc!r}") from exc
 
     async def _command(self, command: Any, *args: Any) -> Any:
         try:
@@ -154,12 +181,17 @@ class RedisProgressFeed:
             return Rejected(name, RejectReason.STORY_ID, "differs from the channel's")
         return update
 
+    def _revoked(self, channel: bytes, data: bytes) -> Revoked | Rejected:
+        if channel != self._revocations:
+            return Rejected(channel.decode(errors="replace"), RejectReason.CHANNEL, "not subscribed")
+        return revocation(channel.decode(), data)
+
     def _story_of(self, channel: bytes) -> UUID | None:
         """The story whose canonical channel this is, remembered (bounded): a story's messages keep
         coming on one channel, and building its name again for each costs more than the lookup."""
         story = self._channels.get(channel)
         if story is None and channel not in self._channels:
             story = self._channels[channel] = self._keys.story_of(channel.decode(errors="replace"))
-            if len(self._channels) > CHANNELS_REMEMBERED:
+            if len(self._channels) > self._channels_remembered:
                 del self._channels[next(iter(self._channels))]
         return story

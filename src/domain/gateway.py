@@ -190,14 +190,11 @@ class Gateway:
             raise
 
     def _refresher(self, endpoint: str, story_id: UUID | None) -> Refresh:
-        """`status`: offer the stored snapshots of the story, or of every story a dashboard holds
-        (only newer ones are kept), then resend what is held. No directory query: cheap to repeat."""
+        """`status`: one message per story with state (of the story, or of every story a dashboard
+        holds), the stored snapshot where it is newer. No directory query: cheap to repeat."""
 
         async def refresh(outbox: Outbox) -> None:
-            await self._hub.offer_snapshots(
-                outbox, [story_id] if story_id else outbox.held_stories(), endpoint
-            )
-            outbox.resend_latest()
+            await self._hub.refresh(outbox, [story_id] if story_id else outbox.held_stories(), endpoint)
 
         return refresh
 

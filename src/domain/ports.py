@@ -22,11 +22,12 @@ class StoryDirectory(Protocol):
 
     async def owner_of(self, story_id: UUID) -> UUID | None: ...
 
-    async def owners_of(self, story_ids: Sequence[UUID]) -> dict[UUID, UUID]:
-        """The owners of those of `story_ids` that exist, in one round trip."""
+    async def owners_of(self, story_ids: Sequence[UUID], users: Sequence[UUID] = ()) -> dict[UUID, UUID]:
+        """The owners of those of `story_ids` that exist, and of every story of `users`, in one
+        round trip."""
         ...
 
-    async def stories_of(self, user_id: UUID) -> list[UUID]: ...
+    async def stories_of(self, user_id: UUID) -> Sequence[UUID]: ...
 
     async def ping(self) -> None: ...
 
@@ -36,7 +37,8 @@ class ProgressFeed(Protocol):
 
     `per_topic` False (standalone): one pattern subscription brings every story's updates, and
     `watch`/`unwatch` do nothing. True (cluster): only the watched topics' updates arrive, story
-    channels as `ProgressUpdate`, user channels as `OwnerUpdate`."""
+    channels as `ProgressUpdate`, user channels as `OwnerUpdate`. In both, the revocations
+    channel is always subscribed: each story id published there arrives as `Revoked`."""
 
     per_topic: bool
 

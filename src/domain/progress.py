@@ -38,6 +38,8 @@ class RejectReason(enum.StrEnum):
     CURRENT_STEP = "current_step"
     UPDATED_AT = "updated_at"
     SEQ = "seq"
+    REVOCATION = "revocation"  # a message of the revocations channel that is not a story id
+    CHANNEL = "channel"  # a channel this process did not subscribe
 
 
 class InvalidUpdate(ValueError):

@@ -64,4 +64,21 @@ class OwnerUpdate:
     update: ProgressUpdate
 
 
-FeedEvent = Subscribed | ProgressUpdate | OwnerUpdate | Rejected
+@dataclass(frozen=True, slots=True)
+class Revoked:
+    """The main backend moved or deleted a story (`revoke`): its ownership must be asked again now."""
+
+    story_id: UUID
+
+
+FeedEvent = Subscribed | ProgressUpdate | OwnerUpdate | Revoked | Rejected
+
+
+def revocation(channel: str, data: bytes) -> Revoked | Rejected:
+    """A message of the revocations channel: a story id as UUID text (what `revoke` publishes)."""
+    try:
+        if len(data) <= 64:
+            return Revoked(UUID(data.decode("ascii").strip()))
+    except (UnicodeDecodeError, ValueError):
+        pass
+    return Rejected(channel, RejectReason.REVOCATION, "not a story id")

@@ -148,7 +148,9 @@ class Container(containers.DeclarativeContainer):
         real=providers.Singleton(PostgresStoryDirectory, engine=engine),
         memory=providers.Singleton(MemoryStoryDirectory),
     )
-    owners = providers.Singleton(CachingDirectory, directory=directory)
+    owners = providers.Singleton(
+        CachingDirectory, directory=directory, ttl=settings.provided.ownership_ttl_seconds
+    )
     tokens = providers.Singleton(
         JwtTokenVerifier,
         key=settings.provided.jwt_key,

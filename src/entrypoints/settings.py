@@ -49,6 +49,7 @@ class Settings:
     handshake_timeout_seconds: float = 5.0
     max_connections: int = 50000
     max_connections_per_user: int = 100
+    ownership_ttl_seconds: float = 60.0
     backend: Backend = "real"
     demo_page: bool = False
 
@@ -148,6 +149,8 @@ SETTINGS: tuple[Setting, ...] = (
             "open connections per process; beyond it HTTP 503", _number(1, integer=True)),
     Setting("MAX_CONNECTIONS_PER_USER", "max_connections_per_user", "100",
             "open connections of one user per process; beyond it close 4029", _number(1, integer=True)),
+    Setting("OWNERSHIP_TTL_SECONDS", "ownership_ttl_seconds", "60",
+            "a confirmed story owner is trusted so long, then asked again", _number(0.1)),
     Setting("LOG_FORMAT", "log_format", "text", "text or json (one object a line)", _choice("text", "json")),
     Setting("LOG_LEVEL", "log_level", "INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL",
             _choice(*_LEVELS, upper=True)),

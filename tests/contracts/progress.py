@@ -22,7 +22,7 @@ import pytest
 from domain.errors import FeedUnavailable
 from domain.ports import ProgressFeed, ProgressPublisher
 from domain.progress import ProgressUpdate, StoryStatus
-from domain.values import FeedEvent, Rejected, Subscribed, Topic
+from domain.values import FeedEvent, Rejected, Revoked, Subscribed, Topic
 from testkit.waiting import timeout
 
 
@@ -33,6 +33,10 @@ class RawChannel(Protocol):
 
     async def send(self, story_id: UUID, data: bytes) -> None:
         """Put `data` on the channel of `story_id`, bypassing the publisher."""
+        ...
+
+    async def revoke(self, data: bytes) -> None:
+        """Put `data` on the revocations channel, as the backend's `revoke` does with a story id."""
         ...
 
 
@@ -254,6 +258,32 @@ class ProgressFeedContract:
 
     async def test_ping_answers_while_the_broker_is_up(self, progress_ports: ProgressPorts) -> None:
         assert await progress_ports.feed.ping() is None
+
+    async def test_snapshots_of_many_stories_in_one_call(self, progress_ports: ProgressPorts) -> None:
+        stories = [uuid.uuid4() for _ in range(1200)]
+        published = [await progress_ports.publish(make_update(story)) for story in stories[::100]]
+
+        found = await progress_ports.feed.snapshots(stories)
+
+        assert found == published
+
+    async def test_a_story_id_on_the_revocations_channel_arrives_revoked_and_garbage_is_rejected(
+        self, progress_ports: ProgressPorts
+    ) -> None:
+        """Always subscribed, whatever is watched (in cluster mode on a shard of its own, so not in
+        order with the updates of other channels)."""
+        story, watched = uuid.uuid4(), uuid.uuid4()
+        await progress_ports.watch(watched)
+        async with subscribed(progress_ports.feed) as events:
+            await progress_ports.raw.revoke(str(story).encode())
+            await progress_ports.raw.revoke(b"story:" + str(story).encode())
+            published = await progress_ports.publish(make_update(watched))
+            received = [await next_event(events) for _ in range(3)]
+
+        rejected = [event for event in received if isinstance(event, Rejected)]
+        assert [event for event in received if isinstance(event, Revoked)] == [Revoked(story)]
+        assert [event.reason.split(":")[0] for event in rejected] == ["revocation"]
+        assert published in received
 
 
 @dataclass

@@ -61,3 +61,18 @@ class StoryDirectoryContract:
 
         assert found == known
         assert await directory_ports.directory.owners_of([]) == {}
+
+    async def test_owners_of_stories_and_of_every_story_of_some_users_in_one_call(
+        self, directory_ports: DirectoryPorts
+    ) -> None:
+        user, other, stranger = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        theirs = {uuid.uuid4(): user for _ in range(3)}
+        asked, unasked = uuid.uuid4(), uuid.uuid4()
+        for story, owner in [*theirs.items(), (asked, other), (unasked, stranger)]:
+            await directory_ports.add(story, owner)
+
+        both = await directory_ports.directory.owners_of([asked, uuid.uuid4()], [user])
+        lists_only = await directory_ports.directory.owners_of([], [user, uuid.uuid4()])
+
+        assert both == {**theirs, asked: other}
+        assert lists_only == theirs

@@ -171,7 +171,7 @@ async def test_a_tab_visible_again_after_a_drop_reconnects_at_once(
     user = uuid.uuid4()
     story = await new_story(database, user)
     client = await ClientPage.on(page, restartable[0].http)
-    await client.story("story", story, token=tokens.valid(user), minDelayMs=5000, maxDelayMs=8000)
+    await client.story("story", story, token=tokens.valid(user), minDelayMs=15000, maxDelayMs=20000)
     await client.opened("story")
 
     await restart(restartable)

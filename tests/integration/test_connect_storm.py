@@ -28,6 +28,9 @@ CLIENTS = 1000
 STATUSES = [StoryStatus.GENERATING, StoryStatus.SYNTHESIZING, StoryStatus.COMPLETE]
 
 
+pytestmark = pytest.mark.serial  # a storm of 1,000 connects measures the machine: alone
+
+
 @pytest.fixture(autouse=True)
 def enough_file_descriptors() -> Iterator[None]:
     """1,000 sockets on each side; the gateway inherits the limit from this process."""

@@ -38,6 +38,9 @@ class ClusterRawChannel:
     async def send(self, story_id: UUID, data: bytes) -> None:
         await self._client.spublish(self.channel(story_id), data)
 
+    async def revoke(self, data: bytes) -> None:
+        await self._client.spublish(self._keys.revocations, data)
+
 
 @pytest.fixture
 def progress_ports(cluster_client: ClusterClient, key_prefix: str) -> ProgressPorts:

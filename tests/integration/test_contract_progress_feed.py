@@ -34,6 +34,9 @@ class RedisRawChannel:
     async def send(self, story_id: UUID, data: bytes) -> None:
         await self._client.publish(self.channel(story_id), data)
 
+    async def revoke(self, data: bytes) -> None:
+        await self._client.publish(self._keys.revocations, data)
+
 
 @pytest.fixture
 def progress_ports(redis_client: Redis, redis_keys: RedisKeys) -> ProgressPorts:

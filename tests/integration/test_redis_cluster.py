@@ -8,7 +8,7 @@ import contextlib
 import itertools
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from uuid import UUID
 
 import pytest
@@ -17,9 +17,10 @@ from redis.asyncio.cluster import RedisCluster as ClusterClient
 from adapters.json_codec import JsonCodec
 from adapters.redis_cluster import ClusterKeys, ClusterProgressPublisher
 from adapters.redis_cluster_feed import ClusterProgressFeed
+from adapters.redis_cluster_subscription import ShardedSubscription
 from domain.values import FeedEvent, OwnerUpdate, Topic
 from testkit.redis_cluster import RedisCluster
-from testkit.waiting import wait_for_condition
+from testkit.waiting import timeout, wait_for_condition
 from tests.contracts.progress import make_update, next_event, subscribed
 from tests.integration.conftest import TTL_SECONDS, cluster_client_at
 
@@ -132,3 +133,30 @@ async def test_a_message_published_right_after_watch_is_never_lost(
 async def collect(events: AsyncIterator[FeedEvent], into: list[FeedEvent]) -> None:
     async for event in events:
         into.append(event)
+
+
+async def test_a_subscription_whose_reader_lags_holds_a_bounded_inbox_and_loses_nothing(
+    cluster_client: ClusterClient, keys: ClusterKeys
+) -> None:
+    """Its owner task stops reading while the inbox is full; Redis holds the rest meanwhile."""
+    channel, sent = keys.story_channel(uuid.uuid4()), 300
+    subscription = ShardedSubscription(cluster_client.pubsub(), 0.02, inbox=100)
+    try:
+        await asyncio.wait_for(subscription.subscribe([channel]), timeout(5))
+        for index in range(sent):
+            await cluster_client.spublish(channel, str(index))
+        await wait_for_condition(_true_when(subscription.inbox.full), 5, "a full inbox")
+        held = subscription.inbox.qsize()
+        received = [await asyncio.wait_for(subscription.inbox.get(), timeout(5)) for _ in range(sent)]
+    finally:
+        await subscription.close()
+
+    assert held == 100
+    assert received == [(channel, str(index).encode()) for index in range(sent)]
+
+
+def _true_when(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        return check()
+
+    return probe

@@ -135,3 +135,17 @@ async def test_seq_never_goes_back_after_a_legacy_publisher_overwrote_the_snapsh
     assert after.seq == 4
     assert json.loads(await redis_client.get(redis_keys.snapshot(story)))["seq"] == 4
     assert TTL_SECONDS - 5 <= await redis_client.ttl(redis_keys.counter(story)) <= TTL_SECONDS
+
+
+async def test_the_channels_the_feed_remembers_are_bounded_and_every_story_still_parses(
+    redis_client: Redis, redis_keys: RedisKeys, redis_publisher: RedisProgressPublisher
+) -> None:
+    feed = RedisProgressFeed(redis_client, JsonCodec(), redis_keys, channels=5)
+    stories = [uuid.uuid4() for _ in range(30)]
+
+    async with subscribed(feed) as events:
+        published = [await redis_publisher.publish(make_update(story)) for story in stories + stories[:3]]
+        received = [await next_event(events) for _ in published]
+
+    assert received == published
+    assert feed.channels_remembered == 5

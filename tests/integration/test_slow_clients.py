@@ -322,10 +322,12 @@ async def test_c_a_slow_reader_that_keeps_up_gets_every_status_in_order(
     initial = await publish_initial(publisher, story.id)
     ws = await open_client(story, rcvbuf=4096, max_queue=4)
     try:
+        async with asyncio.timeout(timeout(5)):
+            snapshot = json.loads(await ws.recv())  # the state at connect: publishing starts after it
         reader = asyncio.create_task(read_until_complete(ws, pause=0.05))
         published = [initial, *await publish_steadily(publisher, story.id, plan(UPDATES))]
         async with asyncio.timeout(timeout(15)):
-            received = [message for _, message in await reader]
+            received = [snapshot, *(message for _, message in await reader)]
         assert ws.close_code is None
     finally:
         await ws.close()

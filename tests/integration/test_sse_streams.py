@@ -11,12 +11,15 @@ import signal
 import uuid
 from contextlib import AsyncExitStack
 
+from redis.asyncio import Redis
+
 from adapters.jwt_tokens import JwtTokenIssuer
-from adapters.redis_progress import RedisProgressPublisher
+from adapters.redis_progress import RedisKeys, RedisProgressPublisher
 from domain.progress import StoryStatus
 from testkit.metrics import scrape
+from testkit.postgres import Database, execute
 from testkit.processes import GatewayProcess
-from testkit.sse import SseStream, open_stream
+from testkit.sse import Event, SseStream, open_stream
 from testkit.waiting import wait_for_condition
 from tests.contracts.progress import make_update
 from tests.integration.conftest import SECRET, NewStory, OwnedStory, StartGateway
@@ -301,3 +304,39 @@ async def test_a_reader_that_stops_is_merged_then_ended_with_4008_while_another_
     assert rest[-1].json() == {"code": 4008, "reason": "slow_client"}
     assert 0 < len(progress) < 99, "it got what was in the buffers, not every update"
     assert merged > 0, "what it could not take waited merged in its outbox"
+
+
+async def test_a_story_that_moved_ends_its_foreign_streams_with_event_close_4003_and_leaves_dashboards(
+    start_gateway: StartGateway,
+    new_story: NewStory,
+    redis_publisher: RedisProgressPublisher,
+    redis_client: Redis,
+    redis_keys: RedisKeys,
+    database: Database,
+) -> None:
+    gateway = start_gateway(
+        OWNERSHIP_TTL_SECONDS="600", KEEPALIVE_SECONDS="0.5"
+    )  # only the revocation re-checks
+    story, other = await new_story(), await new_story()
+    newcomer = uuid.uuid4()
+    await redis_publisher.publish(make_update(story.id, S.GENERATING, 30))
+    async with AsyncExitStack() as stack:
+        own = await stream(stack, story_url(gateway, story), bearer(story.token))
+        dashboard = await stream(stack, f"{gateway.http}/sse/user/stories", bearer(story.token))
+        for opened in (own, dashboard):
+            await opened.progress()
+        await execute(database.dsn, "UPDATE stories SET user_id = $1 WHERE id = $2", newcomer, story.id)
+        await redis_client.publish(redis_keys.revocations, str(story.id))
+        rest = await own.until_end(5)
+        await redis_publisher.publish(make_update(story.id, S.COMPLETE, 100))
+        await redis_publisher.publish(make_update(other.id, S.ANALYZING, 5))  # not this user's
+        mine = f"{gateway.http}/sse/stories/{story.id}/progress"
+        again = await open_stream(mine, bearer(story.token))
+        again.close()
+        after: list[Event] = []
+        while len([e for e in after if e.comment == "ping"]) < 2:  # the dashboard stays open
+            after.append(await dashboard.next(3))
+
+    assert [e.json() for e in rest if e.event == "close"] == [{"code": 4003, "reason": "forbidden"}]
+    assert (again.status, json.loads(again.body)) == (403, {"code": 4003, "reason": "forbidden"})
+    assert [e for e in after if e.event == "progress"] == [], "the story left the old owner's dashboard"

@@ -100,11 +100,17 @@ MakeRig = Callable[..., Awaitable[Rig]]
 
 
 def memory_container(
-    broker: MemoryBroker | None = None, limits: SessionLimits | None = None, backoff: Backoff | None = None
+    broker: MemoryBroker | None = None,
+    limits: SessionLimits | None = None,
+    backoff: Backoff | None = None,
+    ownership_ttl: float = 60.0,
 ) -> Container:
     """The app's own wiring (the container) on the in-memory adapters, with test doubles where
     the tests play a part: opaque tokens, countable metrics, a broker that can be broken."""
-    container = Container(settings=Settings(jwt_key="unit-test-key-" + "x" * 32, backend="memory"))
+    settings = Settings(
+        jwt_key="unit-test-key-" + "x" * 32, backend="memory", ownership_ttl_seconds=ownership_ttl
+    )
+    container = Container(settings=settings)
     container.memory_broker.override(providers.Object(broker or MemoryBroker()))
     container.tokens.override(providers.Object(MemoryTokens()))
     container.metrics.override(providers.Object(MemoryMetrics()))
@@ -127,8 +133,13 @@ async def started(container: Container) -> tuple[ProgressHub, Gateway]:
 async def make_rig() -> AsyncIterator[MakeRig]:
     rigs: list[Rig] = []
 
-    async def make(limits: SessionLimits | None = None, backoff: Backoff | None = None) -> Rig:
-        container = memory_container(limits=limits, backoff=backoff)
+    async def make(
+        limits: SessionLimits | None = None,
+        backoff: Backoff | None = None,
+        broker: MemoryBroker | None = None,
+        ownership_ttl: float = 60.0,
+    ) -> Rig:
+        container = memory_container(broker, limits, backoff, ownership_ttl)
         hub, gateway = await started(container)
         rig = Rig(
             container.memory_broker(),

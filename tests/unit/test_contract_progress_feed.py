@@ -25,10 +25,14 @@ class MemoryRawChannel:
     async def send(self, story_id: UUID, data: bytes) -> None:
         self._broker.publish_raw(self.channel(story_id), data)
 
+    async def revoke(self, data: bytes) -> None:
+        self._broker.publish_raw("revocations", data)
 
-@pytest.fixture
-def progress_ports() -> ProgressPorts:
-    broker = MemoryBroker()
+
+@pytest.fixture(params=[False, True], ids=["standalone", "per-topic"])
+def progress_ports(request: pytest.FixtureRequest) -> ProgressPorts:
+    """The fake both ways: as the standalone feed, and playing the cluster feed (`per_topic`)."""
+    broker = MemoryBroker(per_topic=request.param)
     return ProgressPorts(feed=broker, publisher=broker, raw=MemoryRawChannel(broker))
 
 

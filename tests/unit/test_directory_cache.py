@@ -1,22 +1,64 @@
-"""CachingDirectory: a reconnect storm to one story costs one directory lookup."""
+"""CachingDirectory: a reconnect storm costs a few queries, and an answer is trusted for its TTL only."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import Sequence
+from uuid import UUID
 
 import pytest
 
 from adapters.memory import MemoryStoryDirectory
-from domain.access.directory_cache import CachingDirectory
+from domain.access.directory_cache import RETRY_SECONDS, Answers, CachingDirectory
 from domain.errors import DirectoryUnavailable
+
+TTL = 60.0
+
+
+class Clock:
+    """A clock the test moves by hand: no waiting for a TTL to pass."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class GatedDirectory(MemoryStoryDirectory):
+    """A directory whose answers wait for `gate`: a query in flight."""
+
+    def __init__(self, owners: dict[UUID, UUID]) -> None:
+        super().__init__(owners)
+        self.gate = asyncio.Event()
+
+    async def owners_of(self, story_ids: Sequence[UUID], users: Sequence[UUID] = ()) -> dict[UUID, UUID]:
+        found = await super().owners_of(story_ids, users)
+        await self.gate.wait()
+        return found
+
+
+Changes = list[tuple[UUID, UUID, UUID | None]]
+
+
+def cache_over(directory: MemoryStoryDirectory, **options: int) -> tuple[CachingDirectory, Clock, Changes]:
+    clock = Clock()
+    cached = CachingDirectory(directory, ttl=TTL, clock=clock, **options)
+    changes: Changes = []
+    cached.watch_changes(lambda story, former, owner: changes.append((story, former, owner)))
+    return cached, clock, changes
+
+
+async def until_asked(directory: MemoryStoryDirectory, count: int) -> None:
+    while directory.lookups < count:  # noqa: ASYNC110 (the batch is in flight once it is counted)
+        await asyncio.sleep(0)
 
 
 async def test_concurrent_lookups_of_one_story_share_one_query() -> None:
     story, owner = uuid.uuid4(), uuid.uuid4()
     directory = MemoryStoryDirectory({story: owner})
-    cached = CachingDirectory(directory)
+    cached, _, _ = cache_over(directory)
 
     owners = await asyncio.gather(*(cached.owner_of(story) for _ in range(500)))
 
@@ -29,7 +71,7 @@ async def test_concurrent_lookups_of_one_story_share_one_query() -> None:
 async def test_concurrent_lookups_of_different_stories_are_batched_into_one_query() -> None:
     owners = {uuid.uuid4(): uuid.uuid4() for _ in range(300)}
     directory = MemoryStoryDirectory(owners)
-    cached = CachingDirectory(directory)
+    cached, _, _ = cache_over(directory)
 
     found = await asyncio.gather(*(cached.owner_of(story) for story in owners))
 
@@ -37,27 +79,13 @@ async def test_concurrent_lookups_of_different_stories_are_batched_into_one_quer
     assert directory.lookups == 1
 
 
-class GatedDirectory(MemoryStoryDirectory):
-    """A directory whose answers wait for `gate`: a query in flight."""
-
-    def __init__(self, owners: dict[uuid.UUID, uuid.UUID]) -> None:
-        super().__init__(owners)
-        self.gate = asyncio.Event()
-
-    async def owners_of(self, story_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
-        found = await super().owners_of(story_ids)
-        await self.gate.wait()
-        return found
-
-
 async def test_a_lookup_that_arrives_during_a_batch_joins_the_next_one() -> None:
     first, second = uuid.uuid4(), uuid.uuid4()
     directory = GatedDirectory({first: uuid.uuid4(), second: uuid.uuid4()})
-    cached = CachingDirectory(directory)
+    cached, _, _ = cache_over(directory)
 
     early = asyncio.ensure_future(cached.owner_of(first))
-    while directory.lookups == 0:  # noqa: ASYNC110 (the first batch is in flight once it is counted)
-        await asyncio.sleep(0)
+    await until_asked(directory, 1)
     late = asyncio.ensure_future(cached.owner_of(second))
     await asyncio.sleep(0)
     directory.gate.set()
@@ -71,7 +99,7 @@ async def test_a_lookup_that_arrives_during_a_batch_joins_the_next_one() -> None
 async def test_unknown_stories_are_not_remembered_so_a_late_row_is_found() -> None:
     story, owner = uuid.uuid4(), uuid.uuid4()
     directory = MemoryStoryDirectory()
-    cached = CachingDirectory(directory)
+    cached, _, _ = cache_over(directory)
 
     assert await cached.owner_of(story) is None
     directory.add(story, owner)
@@ -79,21 +107,66 @@ async def test_unknown_stories_are_not_remembered_so_a_late_row_is_found() -> No
     assert await cached.owner_of(story) == owner
 
 
-async def test_listing_a_users_stories_teaches_their_owner() -> None:
-    stories, owner = [uuid.uuid4(), uuid.uuid4()], uuid.uuid4()
-    directory = MemoryStoryDirectory(dict.fromkeys(stories, owner))
-    cached = CachingDirectory(directory)
+async def test_an_owner_is_trusted_for_the_ttl_then_asked_again_and_a_move_is_reported() -> None:
+    story, owner, buyer = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    directory = MemoryStoryDirectory({story: owner})
+    cached, clock, changes = cache_over(directory)
+    assert await cached.owner_of(story) == owner
 
-    assert sorted(await cached.stories_of(owner)) == sorted(stories)
+    directory.add(story, buyer)
+    clock.now += TTL - 1
+    trusted = await cached.owner_of(story)
+    clock.now += 1
 
-    assert [cached.known_owner(s) for s in stories] == [owner, owner]
-    assert directory.lookups == 0
+    assert trusted == owner
+    assert cached.known_owner(story) is None  # expired: the dispatch path must look it up
+    assert await cached.owner_of(story) == buyer
+    assert directory.lookups == 2
+    assert changes == [(story, owner, buyer)]
+
+
+async def test_a_deleted_story_is_reported_and_forgotten() -> None:
+    story, owner = uuid.uuid4(), uuid.uuid4()
+    directory = MemoryStoryDirectory({story: owner})
+    cached, clock, changes = cache_over(directory)
+    await cached.owner_of(story)
+
+    del directory.owners[story]
+    clock.now += TTL
+
+    assert await cached.owner_of(story) is None
+    assert cached.last_owner(story) is None
+    assert changes == [(story, owner, None)]
+
+
+async def test_while_the_directory_is_down_the_last_answer_stands() -> None:
+    story, owner, unseen = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    directory = MemoryStoryDirectory({story: owner, unseen: owner})
+    cached, clock, changes = cache_over(directory)
+    await cached.owner_of(story)
+    listed = await cached.stories_of(owner)
+
+    directory.fail()
+    clock.now += TTL * 3
+    served = await cached.owner_of(story)
+    asked = directory.lookups
+    served_again = await cached.owner_of(story)  # within RETRY_SECONDS of the failure: no query
+
+    assert served == served_again == owner
+    assert directory.lookups == asked
+    assert cached.known_owner(story) == owner
+    assert await cached.stories_of(owner) == listed
+    clock.now += RETRY_SECONDS
+    assert cached.known_owner(story) is None
+    with pytest.raises(DirectoryUnavailable):
+        await cached.owner_of(uuid.uuid4())
+    assert changes == []
 
 
 async def test_a_failed_lookup_reaches_every_waiter_and_is_retried_next_time() -> None:
     story, owner = uuid.uuid4(), uuid.uuid4()
     directory = MemoryStoryDirectory({story: owner})
-    cached = CachingDirectory(directory)
+    cached, _, _ = cache_over(directory)
     directory.fail()
 
     results = await asyncio.gather(*(cached.owner_of(story) for _ in range(3)), return_exceptions=True)
@@ -103,10 +176,10 @@ async def test_a_failed_lookup_reaches_every_waiter_and_is_retried_next_time() -
     assert await cached.owner_of(story) == owner
 
 
-async def test_the_cache_is_bounded() -> None:
+async def test_the_owners_remembered_are_bounded() -> None:
     owner = uuid.uuid4()
     stories = [uuid.uuid4() for _ in range(5)]
-    cached = CachingDirectory(MemoryStoryDirectory(dict.fromkeys(stories, owner)), size=3)
+    cached, _, _ = cache_over(MemoryStoryDirectory(dict.fromkeys(stories, owner)), size=3)
 
     for story in stories:
         await cached.owner_of(story)
@@ -117,9 +190,121 @@ async def test_the_cache_is_bounded() -> None:
 @pytest.mark.parametrize("waiters", [1, 20])
 async def test_a_waiter_that_gives_up_does_not_cancel_the_others(waiters: int) -> None:
     story, owner = uuid.uuid4(), uuid.uuid4()
-    cached = CachingDirectory(MemoryStoryDirectory({story: owner}))
+    cached, _, _ = cache_over(MemoryStoryDirectory({story: owner}))
     impatient = asyncio.ensure_future(cached.owner_of(story))
     patient = [asyncio.ensure_future(cached.owner_of(story)) for _ in range(waiters)]
     impatient.cancel()
 
     assert await asyncio.gather(*patient) == [owner] * waiters
+
+
+async def test_a_users_list_is_one_query_for_a_storm_of_dashboards_and_teaches_the_owners() -> None:
+    owner = uuid.uuid4()
+    stories = [uuid.uuid4() for _ in range(10_000)]
+    directory = MemoryStoryDirectory(dict.fromkeys(stories, owner))
+    cached, clock, _ = cache_over(directory)
+
+    lists = await asyncio.gather(*(cached.stories_of(owner) for _ in range(300)))
+    clock.now += TTL - 1
+    later = await cached.stories_of(owner)
+
+    assert directory.lookups == 1
+    assert all(listed is lists[0] for listed in [*lists, later])  # one tuple, shared
+    assert sorted(lists[0]) == sorted(stories)
+    assert all(cached.known_owner(s) == owner for s in stories)
+    clock.now += 1
+    await cached.stories_of(owner)
+    assert directory.lookups == 2
+
+
+async def test_a_list_follows_every_later_answer_about_its_stories() -> None:
+    seller, buyer = uuid.uuid4(), uuid.uuid4()
+    sold, kept, created = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    directory = MemoryStoryDirectory({sold: seller, kept: seller})
+    cached, clock, changes = cache_over(directory)
+    await cached.stories_of(seller)
+    await cached.stories_of(buyer)
+
+    directory.add(sold, buyer)
+    directory.add(created, seller)
+    clock.now += TTL
+    await asyncio.gather(cached.owner_of(sold), cached.owner_of(created))
+    clock.now -= TTL  # the lists are still trusted: only the answers about stories moved them
+
+    assert sorted(await cached.stories_of(seller)) == sorted([kept, created])
+    assert list(await cached.stories_of(buyer)) == [sold]
+    assert changes == [(sold, seller, buyer)]
+
+
+async def test_a_story_that_left_a_list_is_reported_when_the_list_is_read_again() -> None:
+    seller, buyer, story = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    directory = MemoryStoryDirectory({story: seller})
+    cached, clock, changes = cache_over(directory, size=1)
+    await cached.stories_of(seller)
+    directory.add(other := uuid.uuid4(), buyer)
+    await cached.owner_of(other)  # the story's owner on record is pushed out (size 1)
+    assert cached.last_owner(story) is None
+
+    directory.add(story, buyer)
+    clock.now += TTL
+    listed = await cached.stories_of(seller)
+
+    assert listed == ()
+    assert changes == [(story, seller, None)]  # it is no longer the seller's: its new owner is asked later
+
+
+async def test_the_lists_kept_are_bounded_in_story_ids() -> None:
+    users = {uuid.uuid4(): [uuid.uuid4(), uuid.uuid4()] for _ in range(4)}
+    huge = uuid.uuid4()
+    owners = {story: user for user, stories in users.items() for story in stories}
+    owners.update({uuid.uuid4(): huge for _ in range(6)})
+    directory = MemoryStoryDirectory(owners)
+    cached, _, _ = cache_over(directory, listed=5)
+
+    for user in [*users, huge]:
+        await cached.stories_of(user)
+    asked = directory.lookups
+    for user in list(users)[2:]:
+        assert len(await cached.stories_of(user)) == 2
+    kept = directory.lookups == asked
+    assert len(await cached.stories_of(huge)) == 6  # answered, but over the bound: not kept
+
+    assert kept
+    assert directory.lookups == asked + 1
+
+
+async def test_answers_apply_in_the_order_asked_so_an_old_answer_never_wins() -> None:
+    story, seller, buyer = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    directory = GatedDirectory({story: seller})
+    cached, _, changes = cache_over(directory)
+    seen: list[Answers] = []
+
+    old = asyncio.ensure_future(cached.owner_of(story))
+    await until_asked(directory, 1)
+    directory.add(story, buyer)
+    check = asyncio.ensure_future(cached.confirm([story], [], seen.append))
+    await asyncio.sleep(0)
+    directory.gate.set()
+    await asyncio.gather(old, check)
+
+    assert await old == seller
+    assert seen == [{story: buyer}]
+    assert cached.last_owner(story) == buyer
+    assert changes == [(story, seller, buyer)]
+
+
+async def test_confirm_asks_past_the_cache_and_names_every_story_asked_or_listed() -> None:
+    mine, gone, user = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    listed = uuid.uuid4()
+    directory = MemoryStoryDirectory({mine: user, gone: user, listed: user})
+    cached, _, changes = cache_over(directory)
+    await cached.owner_of(gone)
+    del directory.owners[gone]
+    seen: list[Answers] = []
+
+    await cached.confirm([mine, gone], [user], seen.append)
+
+    assert seen == [{mine: user, gone: None, listed: user}]
+    assert directory.lookups == 2
+    assert changes == [(gone, user, None)]
+    assert sorted(await cached.stories_of(user)) == sorted([mine, listed])

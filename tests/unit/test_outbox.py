@@ -142,6 +142,44 @@ def test_resend_latest_with_nothing_held_sends_nothing() -> None:
     assert drain(outbox) == []
 
 
+def test_resend_latest_sends_a_newer_stored_snapshot_once_in_place_of_the_held_state() -> None:
+    """`status` after a store written without a publish: one message per story, the newer one."""
+    changed, same, outbox = uuid.uuid4(), uuid.uuid4(), Outbox()
+    written: list[str] = []
+    outbox.attach(
+        lambda entry: written.append(entry if isinstance(entry, str) else entry.text) or True, _no, _no
+    )
+    outbox.offer(frame(changed, S.GENERATING, 40, 4))
+    outbox.offer(frame(same, S.GENERATING, 10, 2))
+    written.clear()
+
+    answered = outbox.resend_latest([frame(changed, S.SYNTHESIZING, 80, 7), frame(same, S.GENERATING, 10, 2)])
+
+    assert answered == 2
+    assert sorted((m["story_id"], m["seq"]) for m in map(json.loads, written)) == sorted(
+        [(str(changed), 7), (str(same), 2)]
+    )
+
+
+def test_a_forgotten_story_is_not_sent_any_more_nor_answered_by_status() -> None:
+    moved, kept, outbox = uuid.uuid4(), uuid.uuid4(), Outbox()
+    outbox.offer(frame(moved, S.ANALYZING, 10, 1))
+    outbox.offer(frame(moved, S.GENERATING, 40, 2))
+    outbox.offer(frame(kept, S.GENERATING, 50, 3))
+
+    outbox.forget(moved)
+
+    assert outbox.held_stories() == [kept]
+    assert seen(outbox) == [("generating", 50, 3)]
+    assert outbox.resend_latest() == 1
+    assert seen(outbox) == [("generating", 50, 3)]
+    assert outbox.offer(frame(moved, S.ANALYZING, 5, 1)) is Offer.QUEUED  # held no more: a new start
+
+
+def _no(*_: object) -> None:
+    return None
+
+
 def test_control_texts_are_never_merged_or_dropped() -> None:
     outbox = Outbox()
     for text in ["pong", "pong", "ping", "auth ok"]:

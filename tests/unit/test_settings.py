@@ -214,3 +214,10 @@ def test_commands_other_than_serve_need_only_their_variables() -> None:
         "",
         "",
     )
+
+
+def test_ownership_ttl_is_sixty_seconds_by_default_and_must_be_positive() -> None:
+    assert load_settings(VALID).ownership_ttl_seconds == 60.0
+    assert load_settings({**VALID, "OWNERSHIP_TTL_SECONDS": "2.5"}).ownership_ttl_seconds == 2.5
+    with pytest.raises(SettingsError, match="OWNERSHIP_TTL_SECONDS"):
+        load_settings({**VALID, "OWNERSHIP_TTL_SECONDS": "0"})

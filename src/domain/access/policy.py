@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from uuid import UUID
 
 from domain.errors import AccessDenied, AuthFailure, Closure, DirectoryUnavailable, TokenRefused
@@ -46,7 +47,7 @@ class AccessPolicy:
             raise AccessDenied(Closure.FORBIDDEN, "story of another user")
         return story_id
 
-    async def stories_of(self, principal: Principal) -> list[UUID]:
+    async def stories_of(self, principal: Principal) -> Sequence[UUID]:
         try:
             async with asyncio.timeout(self._lookup_timeout):
                 return await self._directory.stories_of(principal.user_id)

@@ -3,7 +3,11 @@
 Keys asked for while a batch read is in flight, or within the same loop turn, join the next
 batch: a key is read once for all who want it, different keys together (`MGET`, `= ANY($1)`).
 A read is never shared with a caller that asked after it was sent: a connect that subscribed
-must read after it subscribed, or an update published in between could be missed.
+must read after it subscribed, or an update published in between could be missed. One fetch is
+in flight at a time, so answers come back in the order they were asked.
+
+Bound: at most `max_waiting` keys (default 100,000) wait for the next fetch; a read that would
+take it past that raises `overloaded()` at once, as a fetch failure would (1013 for a connect).
 """
 
 from __future__ import annotations
@@ -19,19 +23,30 @@ V = TypeVar("V")
 
 
 class BatchedReads(Generic[K, V]):
-    def __init__(self, fetch: Callable[[list[K]], Awaitable[dict[K, V]]], max_batch: int = 1000) -> None:
+    def __init__(
+        self,
+        fetch: Callable[[list[K]], Awaitable[dict[K, V]]],
+        overloaded: Callable[[], Exception],
+        max_waiting: int = 100_000,
+    ) -> None:
         self._fetch = fetch
-        self._max_batch = max_batch
+        self._overloaded = overloaded
+        self._max_waiting = max_waiting
         self._wanted: dict[K, None] = {}
         self._next: asyncio.Future[dict[K, V]] | None = None
         self._reading = False
+
+    @property
+    def waiting(self) -> int:
+        """Keys waiting for the next fetch."""
+        return len(self._wanted)
 
     async def read(self, keys: Sequence[K]) -> dict[K, V]:
         """The values found for `keys` (missing keys have none); the fetch's failure is raised."""
         if not keys:
             return {}
-        if len(keys) > self._max_batch:  # a dashboard of many stories: a read of its own
-            return await self._fetch(list(keys))
+        if len(self._wanted) + len(keys) > self._max_waiting and not self._wanted.keys() >= set(keys):
+            raise self._overloaded()
         self._wanted.update(dict.fromkeys(keys))
         if self._next is None:
             self._next = asyncio.get_running_loop().create_future()

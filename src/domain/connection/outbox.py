@@ -7,6 +7,7 @@ drains the queue in order. Within one story, a queued update is replaced by a ne
 same status (conflation); a change of status, the terminal one included, always gets its own
 place in the queue. Updates older than what the subscriber already holds (by `seq`) are dropped,
 which makes the subscribe-then-snapshot handshake and the resync after a broker reconnect race-free.
+A story that leaves the subscriber (it moved to another user) is forgotten, queued updates included.
 A client that says which `seq` of a story it holds already (SSE's `Last-Event-ID`) is not sent a
 snapshot that is not newer.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from uuid import UUID
 
 from domain.errors import Closure
@@ -36,7 +37,7 @@ class _Slot:
     __slots__ = ("frame",)
 
     def __init__(self, frame: Frame) -> None:
-        self.frame = frame
+        self.frame: Frame | None = frame  # None once its story is forgotten
 
 
 def _never(entry: Entry) -> bool:
@@ -105,7 +106,7 @@ class Outbox:
         if not self._queue and not self._in_flight and self.closure is None and self._write_now(frame):
             return Offer.SENT
         slot = self._pending.get(story_id)
-        if slot is not None and slot.frame.update.status is update.status:
+        if slot is not None and slot.frame is not None and slot.frame.update.status is update.status:
             slot.frame = frame
             return Offer.MERGED
         self._enqueue_slot(frame)
@@ -130,12 +131,27 @@ class Outbox:
         story_id, seq = self._resumed
         return update.story_id == story_id and update.seq <= seq
 
-    def resend_latest(self) -> int:
-        """Send the held state of every story again (the `status` command); returns how many."""
+    def resend_latest(self, fresher: Iterable[Frame] = ()) -> int:
+        """The `status` command: one message per story held, its latest state. `fresher` are stored
+        snapshots, sent in place of the held state where newer (a store written without a publish).
+        Returns how many stories are answered."""
+        renewed = {f.update.story_id for f in fresher if self.offer(f, live=False) is not Offer.STALE}
         for story_id, frame in self._latest.items():
-            if story_id not in self._pending and not self._deliver_now(frame):
+            if story_id not in renewed and story_id not in self._pending and not self._deliver_now(frame):
                 self._enqueue_slot(frame)
         return len(self._latest)
+
+    def forget(self, story_id: UUID) -> None:
+        """The story is no longer this subscriber's: what is queued of it is dropped, and `status`
+        no longer answers for it."""
+        if self._latest.pop(story_id, None) is None:
+            return
+        if self._unordered is not None:
+            self._unordered.discard(story_id)
+        if self._pending.pop(story_id, None) is not None and self._queue:
+            for slot in self._queue:
+                if isinstance(slot, _Slot) and slot.frame and slot.frame.update.story_id == story_id:
+                    slot.frame = None
 
     def push_text(self, text: str) -> None:
         """Control text (`pong`, `ping`, `auth ok`), never merged or dropped; a client that lets more
@@ -159,17 +175,20 @@ class Outbox:
 
     def pop(self) -> Entry | None:
         """The next queued entry for the sender, which must call `done()` once it is written."""
-        if not self._queue:
-            return None
-        entry = self._queue.popleft()
-        self._in_flight = True
-        if isinstance(entry, str):
-            self._texts -= 1
-            return entry
-        story_id = entry.frame.update.story_id
-        if self._pending.get(story_id) is entry:
-            del self._pending[story_id]
-        return entry.frame
+        while self._queue:
+            entry = self._queue.popleft()
+            if isinstance(entry, str):
+                self._texts -= 1
+                self._in_flight = True
+                return entry
+            if entry.frame is None:  # its story was forgotten
+                continue
+            story_id = entry.frame.update.story_id
+            if self._pending.get(story_id) is entry:
+                del self._pending[story_id]
+            self._in_flight = True
+            return entry.frame
+        return None
 
     def done(self) -> None:
         """The popped entry is written: with nothing queued, offers go straight to the socket again."""

@@ -1,10 +1,15 @@
-"""Routing of updates to dashboards by story owner, each owner looked up once (CachingDirectory).
+"""Routing of updates to dashboards by story owner, the owner as the directory says (CachingDirectory).
 
-An update whose owner is unknown waits
-for the lookup, together with the updates of the same story that arrive meanwhile, so dashboards
-see them in order and the dispatch loop never waits for the directory. A story the directory
-does not know yet (its row not committed or not replicated) is looked up again with backoff,
-so its dashboard still ends holding its latest state.
+An update whose owner is not known (or no longer trusted) waits for the lookup, together with
+the updates of the same story that arrive meanwhile, so dashboards see them in order and the
+dispatch loop never waits for the directory. A story the directory does not know yet (its row
+not committed or not replicated) is looked up again with backoff, so its dashboard still ends
+holding its latest state. An update heard on an owner's channel (cluster mode) names the owner
+it claims; it reaches that owner's dashboards only where the directory agrees.
+
+Bound: updates of at most `max_stories_waiting` stories (100,000) wait for a lookup, at most
+`max_waiting` (32) each: over that, each run of one status keeps only its last update, so every
+status change survives; an update of one more story skips dashboards (logged).
 """
 
 from __future__ import annotations
@@ -19,12 +24,13 @@ from uuid import UUID
 from domain.access.directory_cache import CachingDirectory
 from domain.aio.backoff import Backoff
 from domain.errors import DirectoryUnavailable
-from domain.progress import Frame
+from domain.progress import Frame, StoryStatus
 
 logger = logging.getLogger(__name__)
 
 Deliver = Callable[[UUID, Frame], None]
 Spawn = Callable[[Coroutine[Any, Any, None]], object]
+Waiting = tuple[Frame, UUID | None]  # an update, and the owner its channel claims (cluster mode)
 
 
 class DashboardRouter:
@@ -46,17 +52,27 @@ class DashboardRouter:
         self._attempts = attempts
         self._timeout = timeout
         self._max_waiting = max_waiting
-        self._waiting: dict[UUID, list[Frame]] = {}
+        self._waiting: dict[UUID, list[Waiting]] = {}
 
-    def route(self, frame: Frame, spawn: Spawn) -> None:
+    @property
+    def stories_waiting(self) -> int:
+        return len(self._waiting)
+
+    def waiting_updates(self, story_id: UUID) -> list[tuple[StoryStatus, int | None]]:
+        """What waits for the lookup of `story_id`: (status, seq), oldest first."""
+        return [(frame.update.status, frame.update.seq) for frame, _ in self._waiting.get(story_id, [])]
+
+    def route(self, frame: Frame, spawn: Spawn, claimed: UUID | None = None) -> None:
+        """To the owner's dashboards; with `claimed`, only if the directory says it is the owner."""
         story_id = frame.update.story_id
         if (waiting := self._waiting.get(story_id)) is not None:  # behind a lookup: keep the order
-            waiting.append(frame)
+            waiting.append((frame, claimed))
             _compact(waiting, self._max_waiting)
         elif (owner := self._directory.known_owner(story_id)) is not None:
-            self._deliver(owner, frame)
+            if claimed is None or claimed == owner:
+                self._deliver(owner, frame)
         elif len(self._waiting) < self._max_stories_waiting:
-            self._waiting[story_id] = [frame]
+            self._waiting[story_id] = [(frame, claimed)]
             spawn(self._resolve(story_id))
         else:
             logger.warning("too many stories of unknown owner; dashboards miss story %s", story_id)
@@ -66,8 +82,9 @@ class DashboardRouter:
         try:
             for attempt in range(self._attempts):
                 if (owner := await self._lookup(story_id)) is not None:
-                    for frame in self._waiting.pop(story_id, []):
-                        self._deliver(owner, frame)
+                    for frame, claimed in self._waiting.pop(story_id, []):
+                        if claimed is None or claimed == owner:
+                            self._deliver(owner, frame)
                     return
                 await asyncio.sleep(self._backoff.delay(attempt))
             logger.warning("no owner found for story %s; its updates skip dashboards", story_id)
@@ -83,9 +100,13 @@ class DashboardRouter:
             return None
 
 
-def _compact(frames: list[Frame], limit: int) -> None:
-    """Over `limit`, keep the last update of each run of one status: every status change survives."""
-    if len(frames) <= limit:
+def _compact(waiting: list[Waiting], limit: int) -> None:
+    """Over `limit`, keep the last update of each run of one status (and claimed owner)."""
+    if len(waiting) <= limit:
         return
-    kept = [f for f, after in pairwise(frames) if f.update.status is not after.update.status]
-    frames[:] = [*kept, frames[-1]][-limit:]
+    kept = [
+        entry
+        for entry, after in pairwise(waiting)
+        if (entry[0].update.status, entry[1]) != (after[0].update.status, after[1])
+    ]
+    waiting[:] = [*kept, waiting[-1]][-limit:]

@@ -18,7 +18,7 @@ from domain.aio.backoff import Backoff
 from domain.errors import FeedUnavailable
 from domain.ports import Metrics, ProgressFeed
 from domain.progress import ProgressUpdate
-from domain.values import OwnerUpdate, Rejected, Subscribed
+from domain.values import OwnerUpdate, Rejected, Revoked, Subscribed
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class FeedListener:
         metrics: Metrics,
         backoff: Backoff,
         on_subscribed: Callable[[bool], None],
-        on_update: Callable[[ProgressUpdate | OwnerUpdate], None],
+        on_update: Callable[[ProgressUpdate | OwnerUpdate | Revoked], None],
         probe_seconds: float = PROBE_SECONDS,
     ) -> None:
         self._feed = feed

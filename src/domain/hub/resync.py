@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from uuid import UUID
 
 from domain.aio.backoff import Backoff
@@ -57,7 +57,7 @@ class Resync:
             self._wanted = False
             try:
                 by_story, by_user = self._subscribers.by_story, self._subscribers.by_user
-                await self._offer(by_story, {story_id: [story_id] for story_id in list(by_story)}, "story")
+                await self._offer(by_story, {story_id: (story_id,) for story_id in list(by_story)}, "story")
                 stories = {user: await self._directory.stories_of(user) for user in list(by_user)}
                 await self._offer(by_user, stories, "dashboard")
                 self._metrics.snapshots_resynced()
@@ -69,7 +69,7 @@ class Resync:
             await asyncio.sleep(self._backoff.delay(attempt))
             attempt += 1
 
-    async def _offer(self, index: Index, wanted: dict[UUID, list[UUID]], endpoint: str) -> None:
+    async def _offer(self, index: Index, wanted: dict[UUID, Sequence[UUID]], endpoint: str) -> None:
         updates = await self._snapshots.read(_union(wanted.values()))
         frames = {u.story_id: Frame(u, self._encoder.encode_bytes(u)) for u in updates}
         sent = 0
@@ -82,5 +82,5 @@ class Resync:
             self._metrics.sent(endpoint, sent)
 
 
-def _union(groups: Iterable[list[UUID]]) -> list[UUID]:
+def _union(groups: Iterable[Sequence[UUID]]) -> list[UUID]:
     return list(dict.fromkeys(story_id for group in groups for story_id in group))

@@ -1,8 +1,10 @@
 """Who watches what in this process: the one home of the subscriber bookkeeping.
 
-Story sessions are indexed by story, dashboards by user. The hub fans updates out through these
-indexes, the resync walks them, and a shutdown closes every outbox, including those of sessions
-that are still starting.
+Story sessions are indexed by story, dashboards by user; `story_owners` says whose story sockets
+each watched story's are (the ownership checks close them when that changes). The hub fans updates
+out through these indexes, the resync walks them, and a shutdown closes every outbox, including
+those of sessions that are still starting. Bound: one entry per story or user watched here, so
+by the connections.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class Subscribers:
     def __init__(self) -> None:
         self.by_story: Index = {}
         self.by_user: Index = {}
+        self.story_owners: dict[UUID, UUID] = {}
         self._closing: Closure | None = None
 
     def add(self, index: Index, key: UUID, outbox: Outbox) -> None:

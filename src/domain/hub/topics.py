@@ -5,6 +5,10 @@ waits for the broker's confirmation before reading the snapshot, so nothing publ
 is lost. Concurrent watchers share one subscription. The channel is dropped `linger` seconds
 after its last watcher leaves, so a page that reconnects finds it still there. Where the feed
 brings everything anyway (`per_topic` False), all of this is skipped.
+
+Bound: the topics held (one per story or user watched here, so bounded by the connections) and
+at most `max_lingering` (10,000) that linger after their last watcher; past that, the topic
+that has lingered longest is dropped at once.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ logger = logging.getLogger(__name__)
 
 
 class TopicSubscriptions:
-    def __init__(self, feed: ProgressFeed, linger: float = 30.0) -> None:
+    def __init__(self, feed: ProgressFeed, linger: float = 30.0, max_lingering: int = 10_000) -> None:
         self._feed = feed
         self._linger = linger
+        self._max_lingering = max_lingering
         self._holders: dict[Topic, int] = {}
         self._confirmed: dict[Topic, asyncio.Future[None]] = {}
         self._dropping: dict[Topic, asyncio.TimerHandle] = {}
@@ -46,6 +51,15 @@ class TopicSubscriptions:
             del self._holders[topic]
             loop = asyncio.get_running_loop()
             self._dropping[topic] = loop.call_later(self._linger, self._drop, topic)
+            if len(self._dropping) > self._max_lingering:
+                oldest = next(iter(self._dropping))
+                self._dropping[oldest].cancel()
+                self._drop(oldest)
+
+    @property
+    def subscribed(self) -> int:
+        """Topics subscribed here: held, or lingering after their last watcher."""
+        return len(self._holders) + len(self._dropping)
 
     async def _subscribed(self, topic: Topic) -> None:
         confirmed = self._confirmed.get(topic)
