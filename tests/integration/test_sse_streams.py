@@ -340,3 +340,35 @@ async def test_a_story_that_moved_ends_its_foreign_streams_with_event_close_4003
     assert [e.json() for e in rest if e.event == "close"] == [{"code": 4003, "reason": "forbidden"}]
     assert (again.status, json.loads(again.body)) == (403, {"code": 4003, "reason": "forbidden"})
     assert [e for e in after if e.event == "progress"] == [], "the story left the old owner's dashboard"
+
+
+async def test_other_origins_read_streams_under_cors_and_a_foreign_origin_is_refused(
+    start_gateway: StartGateway, new_story: NewStory
+) -> None:
+    app = "https://app.example"
+    gateway = start_gateway(ALLOWED_ORIGINS=app)
+    story = await new_story()
+    preflight_headers = {
+        "Origin": app,
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "authorization",
+    }
+    preflight = await open_stream(story_url(gateway, story), preflight_headers, method="OPTIONS")
+    preflight.close()
+    async with AsyncExitStack() as stack:
+        allowed = await stream(stack, story_url(gateway, story), {**bearer(story.token), "Origin": app})
+        same_site = await stream(stack, story_url(gateway, story), bearer(story.token))  # no Origin
+        assert (await allowed.next()).retry is not None
+        assert (await same_site.next()).retry is not None
+    foreign = await open_stream(
+        story_url(gateway, story), {**bearer(story.token), "Origin": "https://evil.example"}
+    )
+    foreign.close()
+
+    assert preflight.status in (200, 204)
+    assert preflight.headers["access-control-allow-origin"] == app
+    assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+    assert allowed.status == same_site.status == 200
+    assert allowed.headers["access-control-allow-origin"] == app
+    assert (foreign.status, json.loads(foreign.body)) == (403, {"reason": "origin"})
+    assert "access-control-allow-origin" not in foreign.headers
