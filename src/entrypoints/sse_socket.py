@@ -23,7 +23,7 @@ from entrypoints.event_stream import EventFrames, chunk, close_event, comment, e
 from entrypoints.sse_transport import SseTransport
 from entrypoints.transport import TRANSPORT
 
-Headers = Sequence[tuple[bytes, bytes]]
+Headers = Sequence[tuple[bytes, bytes]]  # CORS headers are added by the app's CORS middleware
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -46,10 +46,10 @@ CLIENT_LEFT = 1001  # an SSE client can only go away (RFC 6455's 1001), which it
 NO_STREAM = 1006  # the response could not even begin
 
 
-def refusal(status: int, body: dict[str, object], headers: Headers = ()) -> list[dict[str, Any]]:
+def refusal(status: int, body: dict[str, object]) -> list[dict[str, Any]]:
     """The ASGI messages of an answer that is not a stream: `status` with `body` as JSON."""
     content = json.dumps(body).encode() if status != 204 else b""
-    head = [(b"cache-control", b"no-store"), *headers]
+    head = [(b"cache-control", b"no-store")]
     if content:
         head += [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(content))]
     if status in (429, 503):
@@ -65,15 +65,13 @@ def refusal(status: int, body: dict[str, object], headers: Headers = ()) -> list
 class SseClientSocket:
     """One SSE stream: `with_id` for a story's (events carry `id: <seq>`), not for a dashboard's."""
 
-    __slots__ = ("_begun", "_frames", "_headers", "_opening", "_receive", "_send", "_transport", "_with_id")
+    __slots__ = ("_begun", "_frames", "_opening", "_receive", "_send", "_transport", "_with_id")
 
     def __init__(
-        self, scope: dict[str, Any], receive: Receive, send: Send, frames: EventFrames, *,
-        with_id: bool, headers: Headers = (),
-    ) -> None:  # fmt: skip
+        self, scope: dict[str, Any], receive: Receive, send: Send, frames: EventFrames, *, with_id: bool
+    ) -> None:
         self._receive, self._send, self._frames = receive, send, frames
         self._with_id = with_id
-        self._headers = headers  # CORS headers, on the stream and on a refusal alike
         extensions: dict[str, Any] = scope.get("extensions") or {}
         self._transport: SseTransport | None = extensions.get(TRANSPORT)
         self._begun = False
@@ -112,7 +110,7 @@ class SseClientSocket:
         """Before the stream: the HTTP answer for `closure`. During it: `event: close`, and the end."""
         if not self._begun:
             status = STATUSES.get(closure, 500)
-            for message in refusal(status, {"code": closure.code, "reason": closure.value}, self._headers):
+            for message in refusal(status, {"code": closure.code, "reason": closure.value}):
                 await self._asgi(message)
         elif self._transport is not None:
             self._transport.close_now(closure)
@@ -120,20 +118,22 @@ class SseClientSocket:
             await self._write(close_event(closure), more=False)
 
     async def _begin(self) -> None:
-        """The response's head and the `retry:` hint, once, whichever of the session's task and
-        its sender gets here first."""
+        """The response's head, then the `retry:` hint, once, whichever of the session's task and
+        its sender gets here first. Begun means the head is out: from then on every end is an
+        `event: close`, never an HTTP status."""
         if self._begun:
             return
         if self._opening is None:
             self._opening = asyncio.Lock()
         async with self._opening:
             if not self._begun:  # (another caller may have begun it while this one waited)
-                head = [*STREAM_HEADERS, *self._headers]
-                await self._asgi({"type": "http.response.start", "status": 200, "headers": head})
-                await self._write(retry_hint(), more=True)
+                await self._asgi(
+                    {"type": "http.response.start", "status": 200, "headers": list(STREAM_HEADERS)}
+                )
+                self._begun, self._opening = True, None
                 if self._transport is not None:
                     self._transport.streaming()
-                self._begun, self._opening = True, None
+                await self._write(retry_hint(), more=True)
 
     async def _write(self, data: bytes, *, more: bool) -> None:
         await self._asgi({"type": "http.response.body", "body": data, "more_body": more})

@@ -372,3 +372,17 @@ async def test_other_origins_read_streams_under_cors_and_a_foreign_origin_is_ref
     assert allowed.headers["access-control-allow-origin"] == app
     assert (foreign.status, json.loads(foreign.body)) == (403, {"reason": "origin"})
     assert "access-control-allow-origin" not in foreign.headers
+
+
+async def test_an_sse_request_keeps_the_http_request_bounds(
+    start_gateway: StartGateway, new_story: NewStory
+) -> None:
+    gateway = start_gateway()
+    story = await new_story()
+    with_body = await open_stream(story_url(gateway, story), {**bearer(story.token), "Content-Length": "5"})
+    with_body.close()
+    huge = await open_stream(story_url(gateway, story, "?x=" + "a" * 9000), bearer(story.token))
+    huge.close()
+
+    assert with_body.status == 413
+    assert huge.status == 414
