@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from redis.asyncio import Redis
 
-from bench import connects, dashboards, fanout, scale
+from bench import connects, dashboards, fanout, scale, sse
 from bench.document import document, kept_notes
 from bench.report import Results
 from bench.servers import KINDS
@@ -32,6 +32,7 @@ from testkit.redis import SHARED_REDIS
 Scenario = Callable[[World, str, Settings], Awaitable[dict[str, float | str]]]
 SCENARIOS: dict[str, Scenario] = {
     "fanout": fanout.fanout,
+    "sse": sse.sse,
     "merge": fanout.merge,
     "idle": connects.idle,
     "connect": connects.connect,

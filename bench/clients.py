@@ -22,6 +22,7 @@ from pathlib import Path
 
 import uvloop
 
+from bench.sseclient import SseProbe, open_stream_probe
 from bench.wsclient import Outcome, Probe, open_probe
 
 RETRIES = 8
@@ -32,16 +33,23 @@ def emit(record: dict[str, object]) -> None:
     sys.stdout.flush()
 
 
+async def open_any(url: str, args: argparse.Namespace) -> Probe | SseProbe:
+    """A WebSocket, or a Server-Sent Events stream for an `/sse/` URL."""
+    if "/sse/" in url:
+        return await open_stream_probe(url, stall=args.stall, expect=args.expect)
+    return await open_probe(url, deflate=args.deflate, stall=args.stall, expect=args.expect)
+
+
 async def connect(
     url: str, args: argparse.Namespace, gate: asyncio.Semaphore, retried: list[int]
-) -> tuple[Probe | None, str]:
+) -> tuple[Probe | SseProbe | None, str]:
     """One connection held with its snapshot, or why not; with `--retry`, a 1013 is retried with
     backoff and jitter as the contract asks (each retry is counted by the caller's outcomes)."""
     outcome = "lost"
     for attempt in range(RETRIES if args.retry else 1):
         async with gate:
             try:
-                probe = await open_probe(url, deflate=args.deflate, stall=args.stall, expect=args.expect)
+                probe = await open_any(url, args)
                 result: Outcome = await asyncio.wait_for(probe.opened, args.deadline)
             except (OSError, TimeoutError) as exc:
                 outcome = type(exc).__name__

@@ -48,8 +48,8 @@ def document(table: str, *, settings_line: str, load: str, minutes: float, notes
     return f"""# Benchmarks
 
 Written by `make bench` (`.venv/bin/python -m bench`), which took {minutes:.0f} minutes; {settings_line}.
-One scenario alone: `BENCH_ONLY=merge make bench` (names: fanout, merge, idle, connect, stalled,
-storm, hold, scale, dashboard; comma-separated); a short run: `BENCH_QUICK=1 make bench`. Those
+One scenario alone: `BENCH_ONLY=merge make bench` (names: fanout, sse, merge, idle, connect,
+stalled, storm, hold, scale, dashboard; comma-separated); a short run: `BENCH_QUICK=1 make bench`. Those
 two print their table and write it to `artifacts/bench/latest.md`; only a complete run rewrites
 this file.
 
@@ -86,6 +86,12 @@ Scenarios (`BENCH_ONLY` names):
 - `fanout`: 10 updates/s per story for the publishing time, in four shapes (10 stories x 100
   clients, 1 story x 1,000, 1,000 stories x 1, and 10 x 100 with clients offering
   permessage-deflate as browsers do); server CPU per 1,000 deliveries, and what was merged.
+- `sse`: 10 stories x 100 clients at 10 updates/s, over WebSocket and then over Server-Sent Events
+  (`/sse/stories/{id}/progress`, read by `bench/sseclient.py`) on the same server in the same
+  run: server CPU per 1,000 deliveries of each, their ratio (target for `serve`: SSE within 1.2x
+  of WebSocket), merged updates and p99 over SSE; then, on a fresh server after a warm-up of 20,
+  RSS per idle stream (2,000 streams to one story). The floor's streams send each update as one
+  ASGI body message through uvicorn.
 - `merge`: 1 story x 1,000 clients at 40 updates/s: merged updates, p99 and median latency,
   server CPU, and the client processes' own CPU (the instrument must stay well below the server).
 - `idle`: RSS per idle connection, 2,000 connections to one story.

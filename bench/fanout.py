@@ -48,13 +48,14 @@ def percentile(ordered: list[float], fraction: float) -> float:
 
 async def deliver(
     world: World, server: Server, shape: tuple[int, int], rate: float, seconds: float, *options: str,
-    step: str = STEP_TEXT, stalled: bool = False,
+    step: str = STEP_TEXT, stalled: bool = False, sse: bool = False,
 ) -> Delivery:  # fmt: skip
-    """`stories x clients` connections, `rate` updates a second per story for `seconds`; with
-    `stalled`, one more client of the first story completes its handshake and never reads."""
+    """`stories x clients` connections (Server-Sent Events streams with `sse`), `rate` updates a
+    second per story for `seconds`; with `stalled`, one more client of the first story completes
+    its handshake and never reads."""
     stories, per_story = shape
     held = await world.stories(stories)
-    urls = [server.ws + story.path() for story in held for _ in range(per_story)]
+    urls = [server.url(story, sse=sse) for story in held for _ in range(per_story)]
     count = max(int(rate * seconds), 2)
     async with contextlib.AsyncExitStack() as stack:
         if stalled:

@@ -3,7 +3,9 @@
 Per connect it does the work `serve` does (accept, verify the JWT, one ownership query, one snapshot
 GET, send it); per update, one broker subscription forwards the raw payload to a bounded queue per
 socket, drained by one sender task per socket. No framework, no conflation, no keepalive of its own,
-permessage-deflate off. Run as `python -m bench.floor` with the environment of `serve`.
+permessage-deflate off. The same for a story's Server-Sent Events stream (`/sse/stories/{id}/progress`,
+token in `?token=`): each update one `event: progress` body message through uvicorn's ASGI send.
+Run as `python -m bench.floor` with the environment of `serve`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 QUEUE_SIZE = 64  # per socket; when full the oldest update is dropped
 OWNER_SQL = "SELECT user_id FROM stories WHERE id = $1"
-PATH_HEAD, PATH_TAIL = "/ws/stories/", "/progress"
+PATH_HEAD, SSE_HEAD, PATH_TAIL = "/ws/stories/", "/sse/stories/", "/progress"
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -83,15 +85,33 @@ class Floor:
             return
         await self.session(str(story), receive, send)
 
-    async def session(self, story: str, receive: Receive, send: Send) -> None:
+    async def stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A story's Server-Sent Events: the same checks and snapshot, then one event per update."""
+        token, _ = bearer(scope)
+        try:
+            user = uuid.UUID(jwt.decode(token, self.secret, algorithms=["HS256"])["sub"])
+        except (jwt.PyJWTError, KeyError, ValueError):
+            await answer(send, 401)
+            return
+        story = story_of(scope["path"], SSE_HEAD)
+        if story is None or await self.pool.fetchval(OWNER_SQL, story) != user:
+            await answer(send, 403)
+            return
+        headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-store")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await self.session(str(story), receive, send, pump=pump_events)
+
+    async def session(
+        self, story: str, receive: Receive, send: Send, pump: Callable[..., Awaitable[None]] | None = None
+    ) -> None:
         queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
         snapshot = await self.redis.get(f"{self.prefix}story:{story}:progress")
         if snapshot is not None:
             queue.put_nowait(snapshot.decode())
         self.queues.setdefault(story, set()).add(queue)
-        sender = asyncio.create_task(pump(queue, send))
+        sender = asyncio.create_task((pump or pump_frames)(queue, send))
         try:
-            while (message := await receive())["type"] != "websocket.disconnect":
+            while (message := await receive())["type"] not in ("websocket.disconnect", "http.disconnect"):
                 if message.get("text") == "ping":
                     offer(queue, "pong")
         finally:
@@ -101,7 +121,10 @@ class Floor:
                 del self.queues[story]
             sender.cancel()
 
-    async def http(self, scope: Scope, send: Send) -> None:
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"].startswith(SSE_HEAD):
+            await self.stream(scope, receive, send)
+            return
         status = 404
         if scope["path"] == "/healthz":
             status = 200
@@ -118,10 +141,22 @@ def offer(queue: asyncio.Queue[str], text: str) -> None:
     queue.put_nowait(text)
 
 
-async def pump(queue: asyncio.Queue[str], send: Send) -> None:
+async def pump_frames(queue: asyncio.Queue[str], send: Send) -> None:
     with contextlib.suppress(OSError, RuntimeError):
         while True:
             await send({"type": "websocket.send", "text": await queue.get()})
+
+
+async def pump_events(queue: asyncio.Queue[str], send: Send) -> None:
+    with contextlib.suppress(OSError, RuntimeError):
+        while True:
+            body = b"event: progress\ndata: " + (await queue.get()).encode() + b"\n\n"
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+
+
+async def answer(send: Send, status: int) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-length", b"0")]})
+    await send({"type": "http.response.body", "body": b""})
 
 
 def bearer(scope: Scope) -> tuple[str, list[str]]:
@@ -133,11 +168,11 @@ def bearer(scope: Scope) -> tuple[str, list[str]]:
     return query.get("token", [""])[0], protocols
 
 
-def story_of(path: str) -> uuid.UUID | None:
-    if not (path.startswith(PATH_HEAD) and path.endswith(PATH_TAIL)):
+def story_of(path: str, head: str = PATH_HEAD) -> uuid.UUID | None:
+    if not (path.startswith(head) and path.endswith(PATH_TAIL)):
         return None
     try:
-        return uuid.UUID(path[len(PATH_HEAD) : -len(PATH_TAIL)])
+        return uuid.UUID(path[len(head) : -len(PATH_TAIL)])
     except ValueError:
         return None
 
@@ -147,7 +182,7 @@ def application(floor: Floor) -> Callable[[Scope, Receive, Send], Awaitable[None
         if scope["type"] == "websocket":
             await floor.websocket(scope, receive, send)
         elif scope["type"] == "http":
-            await floor.http(scope, send)
+            await floor.http(scope, receive, send)
         elif scope["type"] == "lifespan":
             while (await receive())["type"] != "lifespan.shutdown":  # the first one is startup
                 await floor.start()

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bench.settings import CONNECTIONS_PER_USER
-from bench.world import SECRET, World
+from bench.world import SECRET, Story, World
 from testkit.processes import GatewayProcess, gateway_env
 from testkit.proctree import tree_cpu_seconds, tree_rss_bytes
 from testkit.redis import SHARED_REDIS
@@ -25,6 +25,10 @@ class Server:
     @property
     def ws(self) -> str:
         return self.process.ws
+
+    def url(self, story: Story, *, sse: bool = False) -> str:
+        """The story's WebSocket, or its Server-Sent Events stream."""
+        return self.process.http + story.sse_path() if sse else self.process.ws + story.path()
 
     def cpu(self) -> float:
         """CPU seconds of the server and its children (workers)."""

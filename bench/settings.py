@@ -12,7 +12,7 @@ SCALE_REPETITIONS = 3  # `scale` starts 6 servers and a Redis Cluster per run (~
 # `merge`, `storm` and `hold`) are one user's: the bench's servers let a user hold this many per
 # process. The gateway's own default (MAX_CONNECTIONS_PER_USER) stays 100.
 CONNECTIONS_PER_USER = 10_000
-SCENARIOS = ("fanout", "merge", "idle", "connect", "stalled", "storm", "hold", "scale", "dashboard")
+SCENARIOS = ("fanout", "sse", "merge", "idle", "connect", "stalled", "storm", "hold", "scale", "dashboard")
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,9 @@ class Story:
     def path(self) -> str:
         return f"/ws/stories/{self.story_id}/progress?token={self.token}"
 
+    def sse_path(self) -> str:
+        return f"/sse/stories/{self.story_id}/progress?token={self.token}"
+
 
 @dataclass
 class World:

@@ -1,9 +1,9 @@
 """A page that runs the gateway's own browser client (`GET /client.js`) and records what it does.
 
 Each connection gets a record in `window.follows[name]`: its events (`open`, `update`, `close`,
-`renewed`, `malformed`) with the browser's clock, the times it constructed a WebSocket (its
-handshake attempts), and the calls of its `onAuthError` hook. Everything returned here was
-observed inside Chromium.
+`renewed`, `malformed`, `transport`) with the browser's clock, the times it constructed a
+WebSocket or called `fetch` for a stream (its attempts; `kinds` says which), and the calls of its
+`onAuthError` hook. Everything returned here was observed inside Chromium.
 """
 
 from __future__ import annotations
@@ -22,12 +22,16 @@ async (module) => {
   const client = await import(module);
   window.follows = {};
   window.follow = (name, kind, base, storyId, options) => {
-    const rec = {events: [], attempts: [], authErrors: [], getTokenCalls: 0};
+    const rec = {events: [], attempts: [], kinds: [], authErrors: [], getTokenCalls: 0};
     const opts = {...options};
     delete opts.renewTokens; delete opts.authRetryToken;
-    opts.WebSocket = class extends WebSocket {
-      constructor(url, protocols) { super(url, protocols); rec.attempts.push(Date.now() / 1000); }
-    };
+    const attempt = (kind) => { rec.attempts.push(Date.now() / 1000); rec.kinds.push(kind); };
+    if (window.WebSocket) {
+      opts.WebSocket = class extends WebSocket {
+        constructor(url, protocols) { super(url, protocols); attempt("websocket"); }
+      };
+    }
+    opts.fetch = (url, init) => { attempt("sse"); return fetch(url, init); };
     if (options.renewTokens) {
       const queue = [...options.renewTokens];
       opts.getToken = async () => {
@@ -40,7 +44,7 @@ async (module) => {
     }
     const conn = kind === "story" ? client.connectStory(base, storyId, opts)
                                   : client.connectDashboard(base, opts);
-    for (const type of ["open", "update", "close", "renewed", "malformed"]) {
+    for (const type of ["open", "update", "close", "renewed", "malformed", "transport"]) {
       conn.addEventListener(type, (e) => rec.events.push({type, detail: e.detail, at: Date.now() / 1000}));
     }
     rec.conn = conn;
@@ -48,7 +52,8 @@ async (module) => {
   };
   window.followView = (name) => {
     const r = window.follows[name];
-    return {events: r.events, attempts: r.attempts, authErrors: r.authErrors, getTokenCalls: r.getTokenCalls,
+    return {events: r.events, attempts: r.attempts, kinds: r.kinds, authErrors: r.authErrors,
+            getTokenCalls: r.getTokenCalls, transport: r.conn.transport,
             state: r.conn.state ?? null,
             states: r.conn.states ? Object.fromEntries(r.conn.states) : null};
   };

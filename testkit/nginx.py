@@ -33,6 +33,7 @@ DOC_RATE = "rate=20r/s;"
 DOC_BURST = "burst=100 nodelay;"
 STREAMS_PER_ADDRESS = 5
 OPENS_BURST = 10  # with a rate of 1 a minute: 1 + OPENS_BURST opens pass, then 429
+STREAM_LOCATIONS = 2  # /ws/ and /sse/ hold the same two limit lines
 
 
 def nginx_binary() -> Path:
@@ -57,9 +58,9 @@ def documented_config(doc: Path = OPERATIONS_DOC) -> str:
     return str(blocks[0])
 
 
-def _replace_once(text: str, old: str, new: str) -> str:
-    if text.count(old) != 1:
-        pytest.fail(f"the documented nginx configuration should hold {old!r} exactly once")
+def _replace_once(text: str, old: str, new: str, times: int = 1) -> str:
+    if text.count(old) != times:
+        pytest.fail(f"the documented nginx configuration should hold {old!r} exactly {times} time(s)")
     return text.replace(old, new)
 
 
@@ -68,9 +69,14 @@ class NginxProxy(OnLoopback):
     """nginx on a free port, proxying to the gateway on `upstream_port` with the documented config."""
 
     upstream_port: int
+    tls: tuple[Path, Path] | None = None  # a certificate and its key: TLS and HTTP/2 on the port
     port: int = field(default_factory=free_port)
     prefix: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="nginx-")))
     process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def https(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
 
     @property
     def access_log(self) -> Path:
@@ -82,12 +88,18 @@ class NginxProxy(OnLoopback):
 
     def config(self) -> str:
         site = documented_config()
-        site = _replace_once(site, DOC_LISTEN, f"listen 127.0.0.1:{self.port};")
+        listen = f"listen 127.0.0.1:{self.port};"
+        if self.tls is not None:
+            cert, key = self.tls
+            listen = f"listen 127.0.0.1:{self.port} ssl http2;\n    ssl_certificate {cert};\n"
+            listen += f"    ssl_certificate_key {key};"
+        site = _replace_once(site, DOC_LISTEN, listen)
         site = _replace_once(site, DOC_UPSTREAM, f"server 127.0.0.1:{self.upstream_port};")
         site = _replace_once(site, DOC_LOG_DIR, f"{self.prefix}/logs/")
-        site = _replace_once(site, DOC_STREAMS, f"limit_conn gateway_streams_per_ip {STREAMS_PER_ADDRESS};")
+        streams = f"limit_conn gateway_streams_per_ip {STREAMS_PER_ADDRESS};"
+        site = _replace_once(site, DOC_STREAMS, streams, STREAM_LOCATIONS)
         site = _replace_once(site, DOC_RATE, "rate=1r/m;")
-        site = _replace_once(site, DOC_BURST, f"burst={OPENS_BURST} nodelay;")
+        site = _replace_once(site, DOC_BURST, f"burst={OPENS_BURST} nodelay;", STREAM_LOCATIONS)
         temp = "\n".join(
             f"    {kind}_temp_path {self.prefix / 'temp' / kind};"
             for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")

@@ -280,11 +280,11 @@ class MemorySocket:
         self._changed.set()
         return True
 
-    async def send(self, text: str) -> None:
+    async def send(self, message: Frame | str) -> None:
         await self._reading.wait()
         if self.closed is not None:
             raise ClientGone("closed")
-        self.sent.append(text)
+        self.sent.append(message.text if isinstance(message, Frame) else message)
         self._changed.set()
 
     async def receive(self) -> str | bytes | Disconnect:

@@ -20,6 +20,8 @@ class Closure(enum.StrEnum):
     BINARY = "binary_unsupported"
     FLOOD = "flood"
     INTERNAL = "internal_error"
+    # A stream with nothing to send: the client already holds the story's end (SSE's Last-Event-ID).
+    FINISHED = "finished"
     # The transport's own verdicts on what a client sent (see entrypoints/uvicorn_protocol.py):
     INVALID_UTF8 = "invalid_utf8"
     UNFINISHED = "unfinished_message"
@@ -44,6 +46,7 @@ CLOSE_CODES: dict[Closure, int] = {
     Closure.BINARY: 1003,
     Closure.FLOOD: 1008,
     Closure.INTERNAL: 1011,
+    Closure.FINISHED: 1000,
     Closure.INVALID_UTF8: 1007,
     Closure.UNFINISHED: 1008,
     Closure.PROTOCOL_ERROR: 1002,
@@ -77,8 +80,8 @@ class AuthFailure(enum.StrEnum):
 
 
 class AccessDenied(Exception):
-    """The token, the story or the user's share of the process does not allow this connection;
-    `closure` says which."""
+    """The token, the story or the user's share of the process does not allow this connection, or
+    it has nothing to serve (`FINISHED`); `closure` says which."""
 
     def __init__(self, closure: Closure, detail: str = "") -> None:
         super().__init__(f"{closure.value}: {detail}" if detail else closure.value)

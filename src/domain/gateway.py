@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from typing import Literal
 from uuid import UUID
 
 from domain.access.policy import AccessPolicy
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 _VANISHED = Disconnect(1006)  # the client went away without a close frame we could read
 
+Via = Literal["ws", "sse"]  # the transport: WebSocket, or Server-Sent Events
 _OpenWatch = Callable[[Principal, Outbox], Awaitable[tuple[AbstractAsyncContextManager[None], Refresh]]]
 
 
@@ -62,18 +64,32 @@ class Gateway:
         and land on other workers; returns how many were closed."""
         return self._hub.close_some(count, Closure.REBALANCE)
 
-    async def story(self, socket: ClientSocket, token: str | None, raw_story_id: str) -> None:
+    async def story(
+        self,
+        socket: ClientSocket,
+        token: str | None,
+        raw_story_id: str,
+        *,
+        via: Via = "ws",
+        resume: int | None = None,
+    ) -> None:
+        """One story's progress over WebSocket or SSE (`via`). `resume` is the `seq` the client holds
+        from an earlier stream (SSE's `Last-Event-ID`): no snapshot that is not newer is sent, and a
+        story that ended at or before it is not served at all (`FINISHED`: SSE's 204)."""
+
         async def open_watch(
             principal: Principal, outbox: Outbox
         ) -> tuple[AbstractAsyncContextManager[None], Refresh]:
             story_id = await self._policy.story_for(principal, raw_story_id)
+            if resume is not None:
+                await self._resume(outbox, story_id, resume)
             return self._hub.watch_story(outbox, story_id, principal.user_id), self._refresher(
                 "story", story_id
             )
 
-        await self._serve("story", socket, token, open_watch)
+        await self._serve(_endpoint("story", via), "story", socket, token, open_watch)
 
-    async def dashboard(self, socket: ClientSocket, token: str | None) -> None:
+    async def dashboard(self, socket: ClientSocket, token: str | None, *, via: Via = "ws") -> None:
         async def open_watch(
             principal: Principal, outbox: Outbox
         ) -> tuple[AbstractAsyncContextManager[None], Refresh]:
@@ -82,10 +98,16 @@ class Gateway:
                 "dashboard", None
             )
 
-        await self._serve("dashboard", socket, token, open_watch)
+        await self._serve(_endpoint("dashboard", via), "dashboard", socket, token, open_watch)
+
+    async def _resume(self, outbox: Outbox, story_id: UUID, seq: int) -> None:
+        end = await self._hub.end_of(story_id)
+        if end is not None and end <= seq:
+            raise AccessDenied(Closure.FINISHED, "the client holds the story's end")
+        outbox.resume(story_id, seq)
 
     async def _serve(
-        self, endpoint: str, socket: ClientSocket, token: str | None, open_watch: _OpenWatch
+        self, endpoint: str, kind: str, socket: ClientSocket, token: str | None, open_watch: _OpenWatch
     ) -> None:
         self._sessions += 1
         context = CONNECTION.get()
@@ -93,7 +115,7 @@ class Gateway:
             context = ConnectionContext(endpoint)
         reset = CONNECTION.set(context)
         try:
-            await self._serve_session(context, socket, token, open_watch)
+            await self._serve_session(context, kind, socket, token, open_watch)
         finally:
             CONNECTION.reset(reset)
             self._sessions -= 1
@@ -101,7 +123,12 @@ class Gateway:
                 self._session_ended.set()
 
     async def _serve_session(
-        self, context: ConnectionContext, socket: ClientSocket, token: str | None, open_watch: _OpenWatch
+        self,
+        context: ConnectionContext,
+        kind: str,
+        socket: ClientSocket,
+        token: str | None,
+        open_watch: _OpenWatch,
     ) -> None:
         endpoint = context.endpoint
         self._metrics.connection_opened(endpoint)
@@ -110,7 +137,7 @@ class Gateway:
         try:
             principal = self._authenticate(token)
             context.user_id = str(principal.user_id)
-            ending = await self._run_in_share(socket, principal, open_watch, endpoint, started)
+            ending = await self._run_in_share(socket, principal, open_watch, (endpoint, kind), started)
         except AccessDenied as denied:
             logger.info("%s connection denied: %s", endpoint, denied)
             ending = denied.closure
@@ -133,11 +160,13 @@ class Gateway:
         socket: ClientSocket,
         principal: Principal,
         open_watch: _OpenWatch,
-        endpoint: str,
+        names: tuple[str, str],
         started: float,
     ) -> Closure | Disconnect:
         """Within the user's share of this process, taken before the ownership query (a user at the
-        limit costs no PostgreSQL round trip) and given back however the session ends."""
+        limit costs no PostgreSQL round trip) and given back however the session ends. `names`:
+        the endpoint's label, and its stream's kind (what the fan-out counts messages by)."""
+        endpoint, kind = names
         user = principal.user_id
         if not self._quota.acquire(user):
             raise AccessDenied(Closure.TOO_MANY_CONNECTIONS, f"{self._quota.limit} open already")
@@ -145,7 +174,7 @@ class Gateway:
             outbox = Outbox()
             watch, refresh = await open_watch(principal, outbox)
             session = Session(
-                socket, outbox, principal, self._policy, self._limits, refresh, self._metrics, endpoint
+                socket, outbox, principal, self._policy, self._limits, refresh, self._metrics, kind
             )
             return await session.run(
                 watch, lambda: self._metrics.connected(endpoint, time.monotonic() - started)
@@ -175,6 +204,11 @@ class Gateway:
                 await socket.close(closure)
         except (ClientGone, TimeoutError):
             logger.debug("client gone before the close frame (%s)", closure.value)
+
+
+def _endpoint(kind: str, via: Via) -> str:
+    """The endpoint's label (a fixed set): `story`, `dashboard`, `sse_story`, `sse_dashboard`."""
+    return kind if via == "ws" else f"sse_{kind}"
 
 
 def _reason(ending: Closure | Disconnect) -> str:

@@ -10,8 +10,9 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from entrypoints.container import Container
-from entrypoints.http_handlers import client_module, demo_page, healthz, metrics, readyz
+from entrypoints.http_handlers import client_module, client_transports, demo_page, healthz, metrics, readyz
 from entrypoints.services import Services, provide_services, resolve_services
+from entrypoints.sse_handlers import cors_config, sse_story_progress, sse_user_stories
 from entrypoints.ws_handlers import story_progress, user_stories
 
 Companion = Callable[[Services], AbstractAsyncContextManager[None]]
@@ -32,11 +33,14 @@ def create_app(container: Container, companions: Sequence[Companion] = ()) -> Li
             if (shutdown := container.shutdown_resources()) is not None:
                 await shutdown
 
-    handlers: list[Any] = [story_progress, user_stories, healthz, readyz, metrics, client_module]
-    if container.settings().demo_page:
+    handlers: list[Any] = [story_progress, user_stories, sse_story_progress, sse_user_stories]
+    handlers += [healthz, readyz, metrics, client_module, client_transports]
+    settings = container.settings()
+    if settings.demo_page:
         handlers.append(demo_page)
     return Litestar(
         route_handlers=handlers,
+        cors_config=cors_config(settings),
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         lifespan=[lifespan],
         logging_config=None,

@@ -71,7 +71,8 @@ class LitestarClientSocket:
             return transport.write_now(self._frames.framed(message.data))
         return transport.write_now(framed_text(message.encode()))
 
-    async def send(self, text: str) -> None:
+    async def send(self, message: Frame | str) -> None:
+        text = message.text if isinstance(message, Frame) else message
         try:
             await self._socket.send({"type": "websocket.send", "text": text, "bytes": None})
         except (WebSocketDisconnect, OSError, RuntimeError) as exc:

@@ -41,18 +41,31 @@ async def demo_page() -> str:
 CLIENT_HEADERS = {"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"}
 
 
+CLIENT_MODULES = ("client.js", "client-transports.js")  # the module, and the one it imports
+
+
 @cache
-def _client_module() -> tuple[bytes, str]:
-    """The module's bytes and their ETag, read once: the file ships with the package."""
-    body = resources.files("entrypoints").joinpath("static/client.js").read_bytes()
+def _client_module(name: str) -> tuple[bytes, str]:
+    """A module's bytes and their ETag, read once: the files ship with the package."""
+    body = resources.files("entrypoints").joinpath(f"static/{name}").read_bytes()
     return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def _module_response(request: Request[Any, Any, Any], name: str) -> Response[bytes]:
+    body, etag = _client_module(name)
+    headers = {**CLIENT_HEADERS, "ETag": etag}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(b"", status_code=304, headers=headers)
+    return Response(body, media_type="text/javascript", headers=headers)
 
 
 @get("/client.js")
 async def client_module(request: Request[Any, Any, Any]) -> Response[bytes]:
     """The browser client (served in every mode), cached 5 minutes and revalidated by ETag."""
-    body, etag = _client_module()
-    headers = {**CLIENT_HEADERS, "ETag": etag}
-    if etag in request.headers.get("if-none-match", ""):
-        return Response(b"", status_code=304, headers=headers)
-    return Response(body, media_type="text/javascript", headers=headers)
+    return _module_response(request, "client.js")
+
+
+@get("/client-transports.js")
+async def client_transports(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """The client's transports, which `/client.js` imports (same caching)."""
+    return _module_response(request, "client-transports.js")

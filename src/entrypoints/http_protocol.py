@@ -11,9 +11,13 @@
 - A request line over `MAX_URL_BYTES` gets 414, a header line over `MAX_HEADER_BYTES`, more than
   `MAX_HEADERS` headers or a head over `MAX_HEAD_BYTES` get 431, at once. uvicorn hands such
   heads to the WebSocket library, whose 8 KiB line limit fails the handshake without an answer.
-- A WebSocket upgrade while the process holds `MAX_CONNECTIONS` open connections gets 503 before
-  the upgrade (uvicorn's `limit_concurrency` skips upgrades). Plain requests (health, metrics)
-  are still served: they are short, and an orchestrator must not kill a full process.
+- A WebSocket upgrade, or a Server-Sent Events request (`/sse/…`), while the process holds
+  `MAX_CONNECTIONS` open connections gets 503 before the upgrade or the stream (uvicorn's
+  `limit_concurrency` skips upgrades). Plain requests (health, metrics) are still served: they
+  are short, and an orchestrator must not kill a full process.
+- An SSE request gets the seam of `transport.py` in its scope (`sse_transport.py`): its events are
+  written straight to the transport while the peer keeps up, and its flow control is told
+  to the stream, which ends a reader that stopped.
 
 A refusal is written, the write side is half-closed, and what the client still sends is read and
 dropped for a moment before the close, so that the client reads the answer instead of a reset;
@@ -30,7 +34,10 @@ from typing import ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from domain.aio.wheel import Wheel
 from entrypoints.settings import Settings
+from entrypoints.sse_transport import TICK, SseTransport
+from entrypoints.transport import TRANSPORT
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +46,8 @@ MAX_HEADER_BYTES = 8000
 MAX_HEADERS = 100  # the WebSocket library refuses more than 128
 MAX_HEAD_BYTES = 64 * 1024
 LINGER_SECONDS = 1.0
+STREAMS = b"/sse/"  # the paths of Server-Sent Events streams
+UNAVAILABLE_JSON = b'{"code": 1013, "reason": "unavailable"}\n'  # what an SSE client reads in a 503
 
 
 class GatewayHttpProtocol(HttpToolsProtocol):
@@ -50,6 +59,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     _head_done = False
     _line_done = False  # the request line has ended (a head too large is then 431, else 414)
     _refused = False
+    _stream: SseTransport | None = None  # the seam of the latest SSE request on this connection
+    stream_class: ClassVar[type[SseTransport]] = SseTransport
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """uvicorn arms no timer until a first response: the first request's deadline starts here
@@ -115,11 +126,16 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         if self._announces_body():
             self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
             return
-        if self.parser.should_upgrade() and len(self.connections) > self.max_connections:
+        streams = self.parser.should_upgrade() or self.url.startswith(STREAMS)
+        if streams and len(self.connections) > self.max_connections:
             logger.warning("connection refused: %d open connections (MAX_CONNECTIONS)", len(self.connections))
             self._refuse(HTTPStatus.SERVICE_UNAVAILABLE)
             return
         super().on_headers_complete()
+        if self.url.startswith(STREAMS) and not self.parser.should_upgrade():
+            self._stream = stream = self.stream_class(self, self.cycle)
+            extensions: dict[str, object] = self.scope.setdefault("extensions", {})  # type: ignore[assignment]
+            extensions[TRANSPORT] = stream
 
     def on_body(self, body: bytes) -> None:
         """Nothing of a refused request reaches uvicorn's request cycle (upstream: the same)."""
@@ -138,6 +154,20 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         if not self._refused:
             self._cancel_head_timer()
             super().handle_websocket_upgrade()
+
+    def pause_writing(self) -> None:
+        """uvicorn only holds back its own ASGI sends; an SSE stream also starts the clock of a
+        reader that may have stopped (upstream: a deadline on a send buffer that does not drain)."""
+        super().pause_writing()
+        if self._stream is not None:
+            self._stream.paused()
+
+    def resume_writing(self) -> None:
+        """The counterpart of `pause_writing`: the stream's reader keeps up again (uvicorn sets
+        its event only; upstream: the same deadline)."""
+        super().resume_writing()
+        if self._stream is not None:
+            self._stream.resumed()
 
     def send_400_response(self, msg: str) -> None:
         """uvicorn answers a parse error even when the request was already refused and the write
@@ -173,11 +203,13 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self.connections.discard(self)  # it holds no slot while it lingers
         if status is not HTTPStatus.SERVICE_UNAVAILABLE:
             logger.info("request refused: %d %s", status.value, status.phrase)
-        body = f"{status.phrase}\n".encode()
+        body, kind = f"{status.phrase}\n".encode(), b"text/plain; charset=utf-8"
         retry = b"retry-after: 1\r\n" if status is HTTPStatus.SERVICE_UNAVAILABLE else b""
+        if retry and self.url.startswith(STREAMS):
+            body, kind = UNAVAILABLE_JSON, b"application/json"
         self.transport.write(
-            b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
-            b"connection: close\r\n%s\r\n%s" % (status.value, status.phrase.encode(), len(body), retry, body)
+            b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\nconnection: close\r\n%s\r\n%s"
+            % (status.value, status.phrase.encode(), kind, len(body), retry, body)
         )
         if self.transport.can_write_eof():
             self.transport.write_eof()
@@ -190,8 +222,14 @@ _TOO_LARGE = HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
 def http_protocol(settings: Settings) -> type[GatewayHttpProtocol]:
     """The protocol class uvicorn instantiates per connection, with this process's limits."""
 
+    class ConfiguredStream(SseTransport):
+        __slots__ = ()
+        slow_client_seconds = settings.slow_client_seconds
+        wheel = Wheel(TICK)
+
     class ConfiguredHttpProtocol(GatewayHttpProtocol):
         head_timeout = settings.handshake_timeout_seconds
         max_connections = settings.max_connections
+        stream_class = ConfiguredStream
 
     return ConfiguredHttpProtocol

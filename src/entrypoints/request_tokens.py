@@ -1,4 +1,6 @@
-"""Where a client's token is read: the subprotocol pair `bearer, <JWT>`, or the query parameter `token`.
+"""Where a client's token is read: the subprotocol pair `bearer, <JWT>` (WebSocket), the header
+`Authorization: Bearer <JWT>` (SSE over fetch), or the query parameter `token` (both; a plain
+`EventSource` can set no header).
 
 Only the literal name `token` authenticates: not `TOKEN`, not `%74oken`. A proxy that masks
 `token=` in its own access log then covers every token that can work here; the gateway's log
@@ -24,3 +26,10 @@ def query_token(query_string: bytes) -> str | None:
         if name == b"token":
             return unquote_plus(value.decode("latin-1"))
     return None
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The JWT of `Authorization: Bearer <JWT>` (the scheme in any case, RFC 7235); None otherwise."""
+    scheme, _, credentials = (authorization or "").strip().partition(" ")
+    token = credentials.strip()
+    return token if scheme.casefold() == "bearer" and token else None

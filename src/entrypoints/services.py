@@ -16,6 +16,7 @@ from domain.hub.hub import ProgressHub
 from domain.ports import ProgressFeed, StoryDirectory
 from entrypoints.client_socket import FrameCache
 from entrypoints.container import Container
+from entrypoints.event_stream import EventFrames
 from entrypoints.settings import Settings
 
 
@@ -29,6 +30,7 @@ class Services:
     metrics: PrometheusMetrics
     scrape: ProcessScrape | WorkersScrape
     frames: FrameCache
+    event_frames: EventFrames
     readiness: Readiness
 
 
@@ -48,6 +50,7 @@ async def resolve_services(container: Container) -> Services:
         metrics=await resolve(container.metrics),
         scrape=await resolve(container.scrape),
         frames=FrameCache(),
+        event_frames=EventFrames(),
         readiness=await resolve(container.readiness),
     )
 

@@ -1,5 +1,6 @@
-"""The browser client (`/client.js`) and tokens: 4001 stops it after at most one more handshake
-(counted at the server), and a token renewed in band keeps the socket open past the first `exp`."""
+"""The browser client (`/client.js`) and tokens, over WebSocket and over SSE alike: 4001 stops it
+after at most one more attempt (counted at the server), and a renewed token keeps it following past
+the first `exp` (in band over WebSocket; over SSE a new stream, the old one ended silently)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests.e2e.conftest import Publisher, Tokens, new_story
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 AUTH_REASONS = ("token_expired", "invalid_token")
+TRANSPORTS = pytest.mark.parametrize("transport", ["websocket", "sse"])
 
 
 async def auth_closes(gateway: GatewayProcess) -> dict[str, float]:
@@ -32,15 +34,21 @@ async def quiet_for(page: Page, seconds: float) -> None:
     await page.wait_for_function(f"() => Date.now() / 1000 > {deadline}", timeout=ms(seconds + 5), polling=50)
 
 
+@TRANSPORTS
 async def test_expired_token_then_a_revoked_one_stops_after_one_more_handshake(
-    gateway: GatewayProcess, page: Page, tokens: Tokens, database: Database
+    transport: str, gateway: GatewayProcess, page: Page, tokens: Tokens, database: Database
 ) -> None:
     user = uuid.uuid4()
     story = await new_story(database, user)
     before = await auth_closes(gateway)
     client = await ClientPage.on(page, gateway.http)
     await client.story(
-        "story", story, token=tokens.expired(user), authRetryToken=tokens.wrong_key(user), minDelayMs=20
+        "story",
+        story,
+        token=tokens.expired(user),
+        authRetryToken=tokens.wrong_key(user),
+        minDelayMs=20,
+        transport=transport,
     )
 
     closes = await client.closes("story", 2)
@@ -58,15 +66,23 @@ async def test_expired_token_then_a_revoked_one_stops_after_one_more_handshake(
     assert {r: after[r] - before[r] for r in AUTH_REASONS} == {"token_expired": 1, "invalid_token": 1}
 
 
+@TRANSPORTS
 async def test_a_new_token_from_on_auth_error_gets_one_attempt_that_connects(
-    gateway: GatewayProcess, page: Page, tokens: Tokens, database: Database, publisher: Publisher
+    transport: str,
+    gateway: GatewayProcess,
+    page: Page,
+    tokens: Tokens,
+    database: Database,
+    publisher: Publisher,
 ) -> None:
     user = uuid.uuid4()
     story = await new_story(database, user)
     await publisher.publish(story, "generating", 30, "Writing chapter 1")
     before = await auth_closes(gateway)
     client = await ClientPage.on(page, gateway.http)
-    await client.story("story", story, token=tokens.garbage(), authRetryToken=tokens.valid(user))
+    await client.story(
+        "story", story, token=tokens.garbage(), authRetryToken=tokens.valid(user), transport=transport
+    )
 
     view = await client.seq("story", story, 1)
     after = await auth_closes(gateway)
@@ -77,18 +93,27 @@ async def test_a_new_token_from_on_auth_error_gets_one_attempt_that_connects(
     assert {r: after[r] - before[r] for r in AUTH_REASONS} == {"token_expired": 0, "invalid_token": 1}
 
 
+@TRANSPORTS
 async def test_token_renewed_in_band_keeps_the_socket_open_past_the_first_exp(
-    gateway: GatewayProcess, page: Page, tokens: Tokens, database: Database, publisher: Publisher
+    transport: str,
+    gateway: GatewayProcess,
+    page: Page,
+    tokens: Tokens,
+    database: Database,
+    publisher: Publisher,
 ) -> None:
     user = uuid.uuid4()
     story = await new_story(database, user)
     exp = int(time.time() + 3 + timeout(1))  # 3 to 4 s ahead: renewed half-way, at about exp - 1.5 s
     before = await auth_closes(gateway)
     client = await ClientPage.on(page, gateway.http)
-    await client.story("story", story, token=tokens.expiring_at(user, exp), renewTokens=[tokens.valid(user)])
+    renewal = [tokens.valid(user)]
+    await client.story(
+        "story", story, token=tokens.expiring_at(user, exp), renewTokens=renewal, transport=transport
+    )
     await client.opened("story")
 
-    renewed = await client.until("story", "r.events.some((e) => e.type === 'renewed')", 8, "auth ok")
+    renewed = await client.until("story", "r.events.some((e) => e.type === 'renewed')", 8, "a renewal")
     await quiet_for(page, exp + 1.5 - time.time())
     update = await publisher.publish(story, "synthesizing", 85, "Recording the narration")
     view = await client.seq("story", story, update.seq)
@@ -97,6 +122,8 @@ async def test_token_renewed_in_band_keeps_the_socket_open_past_the_first_exp(
     assert renewed["getTokenCalls"] == 1
     assert events_of(renewed, "renewed")[0]["at"] < exp
     assert events_of(view, "close") == []
-    assert len(view["attempts"]) == 1
+    assert len(view["attempts"]) == (1 if transport == "websocket" else 2)  # SSE: a stream per token
+    assert len(events_of(view, "open")) == 1
+    assert set(view["kinds"]) == {transport}
     assert view["state"]["progress_percent"] == 85
     assert after == before

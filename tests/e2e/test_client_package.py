@@ -77,9 +77,14 @@ async def test_the_packed_module_follows_a_story_from_an_application_s_origin(
         view = await client.seq("story", story, final.seq)
 
     served = await (await page.request.get(f"{gateway.http}/client.js", timeout=ms(5))).body()
+    served_transports = await (
+        await page.request.get(f"{gateway.http}/client-transports.js", timeout=ms(5))
+    ).body()
     exports = await asyncio.to_thread(run_module, NODE_IMPORT_JS, None, tmp_path / "site")
-    assert files == ["README.md", "client.d.ts", "client.js", "package.json"]
+    assert files == ["README.md", "client-transports.js", "client.d.ts", "client.js", "package.json"]
     assert (package / "client.js").read_bytes() == served == (CLIENT_JS / "client.js").read_bytes()
+    transports = (package / "client-transports.js").read_bytes()
+    assert transports == served_transports == (CLIENT_JS / "client-transports.js").read_bytes()
     assert exports == EXPORTS
     assert [u["status"] for u in events_of(view, "update")] == ["analyzing", "complete"]
     assert (view["state"]["status"], view["state"]["seq"]) == ("complete", final.seq)

@@ -1,5 +1,6 @@
 """The browser client (`/client.js`) in Chromium across outages: a server restart on the same port,
-the browser going offline, and the backoff while the server is down."""
+the browser going offline, and the backoff while the server is down; the restart and the backoff
+over SSE as over WebSocket."""
 
 from __future__ import annotations
 
@@ -41,7 +42,9 @@ async def restart(processes: list[GatewayProcess]) -> tuple[float, float]:
     return stopped - started, time.monotonic() - stopped
 
 
+@pytest.mark.parametrize("transport", ["auto", "sse"])
 async def test_page_reconnects_after_a_server_restart_and_shows_the_final_state(
+    transport: str,
     restartable: list[GatewayProcess],
     page: Page,
     tokens: Tokens,
@@ -52,8 +55,8 @@ async def test_page_reconnects_after_a_server_restart_and_shows_the_final_state(
     story = await new_story(database, user)
     await publisher.publish(story, "generating", 40, "Writing chapter 2")
     client = await ClientPage.on(page, restartable[0].http)
-    await client.story("story", story, token=tokens.valid(user))
-    await client.dashboard("dash", token=tokens.valid(user))
+    await client.story("story", story, token=tokens.valid(user), transport=transport)
+    await client.dashboard("dash", token=tokens.valid(user), transport=transport)
     for name in ("story", "dash"):
         await client.seq(name, story, 1)
 
@@ -89,8 +92,9 @@ async def test_page_reconnects_after_a_server_restart_and_shows_the_final_state(
             "publish_to_update": updates[-1]["at"] - published_at,
             "sigterm_to_final_state": updates[-1]["at"] - sigterm_at,
         }
-        print(f"restart delays ({name}): {[c['delayMs'] for c in closes]}")  # noqa: T201
-        print(f"restart figures ({name}): " + ", ".join(f"{k}={v:.3f}" for k, v in figures.items()))  # noqa: T201
+        print(f"restart delays ({name}, {transport}): {[c['delayMs'] for c in closes]}")  # noqa: T201
+        shown = ", ".join(f"{k}={v:.3f}" for k, v in figures.items())
+        print(f"restart figures ({name}, {transport}): {shown}")  # noqa: T201
 
 
 async def test_page_offline_then_online_shows_the_updates_published_meanwhile(
@@ -121,21 +125,22 @@ async def test_page_offline_then_online_shows_the_updates_published_meanwhile(
     assert [u["seq"] for u in events_of(view, "update")] == [1, 3]
 
 
+@pytest.mark.parametrize("transport", ["websocket", "sse"])
 async def test_backoff_while_the_server_is_down_is_spaced_growing_and_jittered(
-    restartable: list[GatewayProcess], page: Page, tokens: Tokens, database: Database
+    transport: str, restartable: list[GatewayProcess], page: Page, tokens: Tokens, database: Database
 ) -> None:
     user = uuid.uuid4()
     story = await new_story(database, user)
-    handshakes: list[float] = []
-    page.on("websocket", lambda _ws: handshakes.append(time.monotonic()))
     client = await ClientPage.on(page, restartable[0].http)
     low, high = 50, 1000
-    await client.story("story", story, token=tokens.valid(user), minDelayMs=low, maxDelayMs=high)
+    await client.story(
+        "story", story, token=tokens.valid(user), minDelayMs=low, maxDelayMs=high, transport=transport
+    )
     await client.opened("story")
 
     await asyncio.to_thread(restartable[0].stop, signal.SIGTERM, 5)
     closes = await client.closes("story", 9, seconds=15)  # 1001, then 8 refused attempts
-    down_handshakes = len(handshakes) - 1
+    down_handshakes = len((await client.view("story"))["attempts"]) - 1
     restartable.append(
         await asyncio.to_thread(
             GatewayProcess(restartable[0].env, port=restartable[0].port).start, ready=True
@@ -144,6 +149,7 @@ async def test_backoff_while_the_server_is_down_is_spaced_growing_and_jittered(
     view = await client.opened("story", count=2, seconds=10)
 
     attempts = view["attempts"]
+    assert set(view["kinds"]) == {transport}
     delays = [c["delayMs"] for c in closes[:8]]
     assert [c["attempt"] for c in closes[:8]] == list(range(8))
     assert [c["code"] for c in closes[:2]] == [1001, 1006]

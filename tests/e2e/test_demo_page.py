@@ -117,3 +117,28 @@ async def test_demo_page_shows_progress_to_the_end(demo: Demo, page: Page) -> No
     assert SCREENSHOT.stat().st_size > 0
 
     assert await demo.stop() == 0, demo.log.read_text(errors="replace")
+
+
+async def test_demo_page_runs_on_server_sent_events_with_transport_sse(demo: Demo, page: Page) -> None:
+    websockets: list[str] = []
+    page.on("websocket", lambda ws: websockets.append(ws.url))
+    response = await page.goto(demo.url + "&transport=sse", timeout=ms(10))
+    assert response is not None
+    assert response.ok
+
+    await page.wait_for_function(
+        """() => {
+          const bar = document.querySelector('#featured .story');
+          return bar && bar.dataset.status === 'complete';
+        }""",
+        timeout=ms(20),
+        polling=50,
+    )
+    label = await page.evaluate(
+        """() => { const l = document.getElementById('story-conn');
+                   return {text: l.textContent, transport: l.dataset.transport,
+                           dashboard: document.getElementById('dash-conn').dataset.transport}; }"""
+    )
+    assert label == {"text": "live (Server-Sent Events)", "transport": "sse", "dashboard": "sse"}
+    assert websockets == [], "no WebSocket was opened"
+    assert await demo.stop() == 0, demo.log.read_text(errors="replace")

@@ -63,7 +63,7 @@ def test_type_declarations_ship_beside_the_module() -> None:
     assert "getToken?" in declarations
 
 
-@pytest.mark.parametrize("name", ["client.js", "client.d.ts"])
+@pytest.mark.parametrize("name", ["client.js", "client-transports.js", "client.d.ts"])
 def test_the_gateway_ships_the_npm_package_s_one_copy(client: TestClient[Litestar], name: str) -> None:
     link = ROOT / "src" / "entrypoints" / "static" / name  # in git: a link to the package's file
     package_file = CLIENT_JS / name
@@ -73,8 +73,8 @@ def test_the_gateway_ships_the_npm_package_s_one_copy(client: TestClient[Litesta
     assert link.is_symlink()
     assert link.resolve() == package_file.resolve()
     assert resources.files("entrypoints").joinpath(f"static/{name}").read_bytes() == package_file.read_bytes()
-    if name == "client.js":
-        assert client.get("/client.js").content == package_file.read_bytes()
+    if name.endswith(".js"):
+        assert client.get(f"/{name}").content == package_file.read_bytes()
 
 
 def test_the_npm_package_exports_the_module_and_its_types() -> None:
@@ -84,5 +84,22 @@ def test_the_npm_package_exports_the_module_and_its_types() -> None:
     assert manifest["type"] == "module"
     assert manifest["exports"]["."] == {"types": "./client.d.ts", "default": "./client.js"}
     assert (manifest["main"], manifest["types"]) == ("./client.js", "./client.d.ts")
-    assert sorted(manifest["files"]) == ["client.d.ts", "client.js"]
+    assert sorted(manifest["files"]) == ["client-transports.js", "client.d.ts", "client.js"]
     assert "dependencies" not in manifest
+
+
+def test_the_module_s_transports_are_served_beside_it_with_the_same_caching(
+    client: TestClient[Litestar],
+) -> None:
+    module = client.get("/client.js").content
+    transports = client.get("/client-transports.js")
+
+    assert b'from "./client-transports.js"' in module  # resolved next to /client.js
+    assert transports.status_code == 200
+    assert transports.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert transports.headers["cache-control"] == "public, max-age=300"
+    assert (
+        client.get("/client-transports.js", headers={"If-None-Match": transports.headers["etag"]}).status_code
+        == 304
+    )
+    assert b"export class SseTransport" in transports.content

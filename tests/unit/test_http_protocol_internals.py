@@ -26,6 +26,8 @@ OVERRIDDEN = [
     "on_body",
     "on_message_complete",
     "handle_websocket_upgrade",
+    "pause_writing",
+    "resume_writing",
     "send_400_response",
 ]
 INSTANCE_STATE = ["loop", "transport", "connections", "parser", "url", "headers"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from entrypoints.request_tokens import query_token, subprotocol_token
+from entrypoints.request_tokens import bearer_token, query_token, subprotocol_token
 
 
 @pytest.mark.parametrize(
@@ -41,3 +41,23 @@ def test_only_the_literal_name_token_is_read(query: bytes, token: str | None) ->
 )
 def test_the_subprotocol_pair_gives_the_token(offered: list[str], token: str | None) -> None:
     assert subprotocol_token(offered) == token
+
+
+@pytest.mark.parametrize(
+    ("authorization", "token"),
+    [
+        ("Bearer abc.def.ghi", "abc.def.ghi"),
+        ("bearer abc", "abc"),
+        ("BEARER   abc  ", "abc"),
+        ("Bearer", None),
+        ("Bearer ", None),
+        ("Basic dXNlcjpwYXNz", None),
+        ("abc.def.ghi", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_the_authorization_header_gives_a_token_only_with_the_bearer_scheme(
+    authorization: str | None, token: str | None
+) -> None:
+    assert bearer_token(authorization) == token

@@ -7,6 +7,11 @@
 //
 // A connection starts connecting in a microtask after `connectStory`/`connectDashboard` returns:
 // listeners added in the same synchronous run see every event, the first `close` included.
+//
+// Transports: WebSocket, or Server-Sent Events over `fetch` streaming (`transport`). Everything
+// else (`state`/`states`, the events, the backoff, `onAuthError`, `getToken`, the retry after
+// 4029) behaves the same on both: an SSE refusal (401, 403, 429, 503) or its `event: close` is a
+// `close` event with the same code and reason a WebSocket close would carry.
 
 /** One progress message (docs/protocol.md). */
 export interface ProgressUpdate {
@@ -35,10 +40,24 @@ export interface AuthErrorDetail {
   reason: string;
 }
 
+export type TransportKind = "websocket" | "sse";
+
 export interface ConnectOptions {
-  /** The JWT; sent as the `bearer` subprotocol, never in the URL. */
+  /** The JWT; sent as the `bearer` subprotocol (WebSocket) or as `Authorization: Bearer` (SSE), never in the URL. */
   token: string;
-  /** Called some seconds before the token's `exp`; the result is sent in band (`auth <JWT>`). */
+  /**
+   * `"auto"` (default): WebSocket, switching every auto connection of the page to SSE for the page's
+   * life (with a `transport` event) where `WebSocket` is missing, or after 3 WebSocket attempts in a
+   * row that ended without a close frame (1006) before they were healthy: an upgrade refused, or a
+   * tunnel cut by a proxy (the first SSE attempt then follows at once, `delayMs` 0). `"websocket"`
+   * or `"sse"`: that transport only.
+   */
+  transport?: "auto" | TransportKind;
+  /**
+   * Called some seconds before the token's `exp`. WebSocket: the result is sent in band
+   * (`auth <JWT>`). SSE: a new stream is opened with it (the snapshot restores the state). Either
+   * way `renewed` follows.
+   */
   getToken?: () => string | Promise<string>;
   /** Called on 4001/4003. A new token returned (or resolved) gets exactly one more attempt. */
   onAuthError?: (detail: AuthErrorDetail) => string | null | undefined | Promise<string | null | undefined>;
@@ -51,6 +70,14 @@ export interface ConnectOptions {
   renewBeforeMs?: number;
   /** A WebSocket implementation (tests, non-browser runtimes); default `globalThis.WebSocket`. */
   WebSocket?: typeof WebSocket;
+  /** A `fetch` for SSE (tests, non-browser runtimes); default `globalThis.fetch`. */
+  fetch?: typeof fetch;
+}
+
+export interface TransportDetail {
+  transport: "sse";
+  /** `websocket_missing` (no WebSocket in this runtime) or `websocket_failed` (3 attempts in a row). */
+  reason: "websocket_missing" | "websocket_failed";
 }
 
 export interface MalformedDetail {
@@ -65,10 +92,12 @@ export interface ProgressEvents {
   update: CustomEvent<ProgressUpdate>;
   /** The socket closed; for 4001/4003 this comes once `onAuthError` has settled. */
   close: CustomEvent<CloseDetail>;
-  /** The socket is open (the server selected the `bearer` subprotocol). */
-  open: CustomEvent<{ protocol: string }>;
-  /** The server answered `auth ok` to an in-band renewal. */
+  /** The socket is open (WebSocket: the server selected the `bearer` subprotocol; SSE: the stream began, protocol ""). */
+  open: CustomEvent<{ protocol: string; transport: TransportKind }>;
+  /** The token was renewed: WebSocket, the server answered `auth ok`; SSE, the stream with the new token is open. */
   renewed: CustomEvent<{ expiresAt: number | null }>;
+  /** `auto` mode moved this connection to SSE, for the page's life (once per connection, before its first SSE attempt). */
+  transport: CustomEvent<TransportDetail>;
   /** A frame that starts with `{` but is no progress message: skipped, the connection stays open. */
   malformed: CustomEvent<MalformedDetail>;
 }
@@ -83,6 +112,8 @@ interface ProgressConnection extends EventTarget {
                    options?: boolean | AddEventListenerOptions): void;
   /** Stop for good: closes the socket (1000), cancels reconnects and renewals. */
   close(): void;
+  /** The transport of the current (or next) attempt. */
+  readonly transport: TransportKind;
 }
 
 export interface StoryConnection extends ProgressConnection {
@@ -95,7 +126,7 @@ export interface DashboardConnection extends ProgressConnection {
   readonly states: Map<string, ProgressUpdate>;
 }
 
-/** Follow one story. `baseUrl` is like `ws://host:port` (`http(s)://` is turned into `ws(s)://`). */
+/** Follow one story. `baseUrl` is like `ws://host:port` or `http://host:port` (each transport takes its own scheme). */
 export function connectStory(baseUrl: string, storyId: string, options: ConnectOptions): StoryConnection;
 
 /** Follow every story of the token's user, including stories created after connecting. */

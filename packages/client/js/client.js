@@ -1,8 +1,11 @@
-// The progress gateway's browser client: one dependency-free ES module (types: client.d.ts), with
-// the contract's rules (docs/protocol.md): the token as the `bearer` subprotocol; retryable closes
-// reconnect with capped exponential backoff and full jitter; 4001/4003 stop (one retry with a token
-// from `onAuthError`); in-band renewal before `exp`; stale `seq`s dropped; a malformed frame skipped
-// and reported. The Python client (codestory_progress_client) has the same rules; a test holds them equal.
+// The progress gateway's browser client: a dependency-free ES module (types: client.d.ts; its
+// transports in client-transports.js), with the contract's rules (docs/protocol.md): the token as the
+// `bearer` subprotocol (or `Authorization` over SSE); retryable closes reconnect with capped
+// exponential backoff and full jitter; 4001/4003 stop (one retry with a token from `onAuthError`);
+// renewal before `exp`; stale `seq`s dropped; a malformed frame skipped and reported; WebSocket, SSE,
+// or `auto` (WebSocket, then SSE for good where it cannot pass). The Python client
+// (codestory_progress_client) has the same rules; a test holds them equal.
+import { SseTransport, TransportChoice, WebSocketTransport } from "./client-transports.js";
 
 /** Closes after which the client reconnects; 1000 and 1005 only when the client did not close. */
 export const RETRYABLE_CODES = new Set([1000, 1001, 1005, 1006, 1011, 1012, 1013, 1014, 4008, 4029]);
@@ -56,47 +59,18 @@ export function parseUpdate(data) {
   return update;
 }
 
-/**
- * The WebSocket transport: the connection's only contact with the socket, so that another
- * transport can take its place. It answers `ping` itself and passes on the rest through `events`:
- * open(protocol), message(data), renewed(), close(code, reason).
- */
-class WebSocketTransport {
-  constructor(url, token, WebSocketImpl, events) {
-    const ws = new WebSocketImpl(url, ["bearer", token]); // throws on a bad URL or token
-    this._ws = ws;
-    ws.onopen = () => events.open(ws.protocol);
-    ws.onmessage = (event) => {
-      if (event.data === "ping") ws.send("pong");
-      else if (event.data === "auth ok") events.renewed();
-      else events.message(event.data);
-    };
-    ws.onclose = (event) => events.close(event.code, event.reason);
-  }
-
-  /** Hand the server a new token in band (`auth <JWT>`); false when the socket is not open. */
-  renew(token) {
-    if (this._ws.readyState !== 1) return false;
-    this._ws.send(`auth ${token}`);
-    return true;
-  }
-
-  /** Close without telling the connection (it reports its own close). */
-  close(code, reason) {
-    const ws = this._ws;
-    ws.onclose = ws.onmessage = null;
-    ws.close(code, reason);
-  }
-}
-
 class ProgressConnection extends EventTarget {
-  constructor(url, options) {
+  constructor(urls, options) {
     super();
     if (!options || !options.token) throw new TypeError("options.token is required");
-    this._url = url;
+    this._urls = urls; // {websocket, sse}
     this._options = { ...DEFAULTS, ...options };
     this._token = options.token;
     this._WebSocket = options.WebSocket || globalThis.WebSocket;
+    this._fetch = options.fetch || globalThis.fetch?.bind(globalThis);
+    const canStream = Boolean(this._fetch && globalThis.TextDecoderStream);
+    this._choice = new TransportChoice(options.transport ?? "auto", Boolean(this._WebSocket), canStream);
+    this._announced = false;
     this._attempt = 0;
     this._authRetried = false;
     this._closed = false;
@@ -127,8 +101,12 @@ class ProgressConnection extends EventTarget {
     this._emit("close", { code: 1000, reason: "client", willReconnect: false });
   }
 
+  /** The transport of the current (or next) attempt: "websocket" or "sse". */
+  get transport() { return this._choice.kind; }
+
   async _connect() {
     this._clear("retry");
+    this._healthy = false;
     const { getToken } = this._options;
     const exp = tokenExpiry(this._token);
     if (getToken && exp !== null && exp - Date.now() < 1000) { // expired while we were away
@@ -143,7 +121,7 @@ class ProgressConnection extends EventTarget {
       open: current((protocol) => this._opened(protocol)),
       message: current((data) => this._message(data)),
       renewed: current(() => this._emit("renewed", { expiresAt: tokenExpiry(this._token) })),
-      close: current((code, reason) => this._closedBy(code, reason)),
+      close: current((code, reason) => this._closedBy(code, reason, transport.kind)),
     };
     try {
       transport = this._openTransport(events);
@@ -155,15 +133,26 @@ class ProgressConnection extends EventTarget {
     this._seen = new Set();
   }
 
-  /** The transport of the next attempt: the one place where another transport would be chosen. */
+  /** The transport of the next attempt: the one place where it is chosen. */
   _openTransport(events) {
-    return new WebSocketTransport(this._url, this._token, this._WebSocket, events);
+    if (this._choice.kind === "websocket") {
+      return new WebSocketTransport(this._urls.websocket, this._token, this._WebSocket, events);
+    }
+    if (this._choice.fallback && !this._announced) { // auto mode moved to SSE: said once per connection
+      this._announced = true;
+      this._emit("transport", { transport: "sse", reason: this._choice.fallback });
+    }
+    return new SseTransport(this._urls.sse, this._token, this._fetch, events);
   }
 
   _opened(protocol) {
-    this._set("healthy", () => { this._attempt = 0; }, this._options.healthyAfterMs);
+    this._set("healthy", () => { this._attempt = 0; this._healthy = true; }, this._options.healthyAfterMs);
     this._scheduleRenewal();
-    this._emit("open", { protocol });
+    if (this._renewing) { // renewal over SSE is a new stream with the new token
+      this._renewing = false;
+      return this._emit("renewed", { expiresAt: tokenExpiry(this._token) });
+    }
+    this._emit("open", { protocol, transport: this.transport });
   }
 
   _message(data) {
@@ -188,14 +177,17 @@ class ProgressConnection extends EventTarget {
     this._emit("update", update);
   }
 
-  _closedBy(code, reason) {
+  /** The transport ended (`kind`: a WebSocket attempt counts towards `auto`'s switch), or was dropped. */
+  _closedBy(code, reason, kind) {
+    const switched = kind === "websocket" && this._choice.ended(code, this._healthy); // SSE at once
     this._transport = null;
+    this._renewing = false;
     this._clear("healthy", "renew");
     const action = closeAction(code);
     if (action === "auth_error") return this._authFailed(code, reason);
     const willReconnect = action === "reconnect" && !this._closed;
     const attempt = willReconnect ? this._attempt : null;
-    const delayMs = willReconnect ? this._retryLater() : null;
+    const delayMs = willReconnect ? this._retryLater(switched) : null;
     this._emit("close", { code, reason, willReconnect, attempt, delayMs });
   }
 
@@ -223,9 +215,9 @@ class ProgressConnection extends EventTarget {
     this._closedBy(1006, reason);
   }
 
-  _retryLater() {
+  _retryLater(now = false) {
     const { minDelayMs, maxDelayMs } = this._options;
-    const delayMs = reconnectDelay(this._attempt++, minDelayMs, maxDelayMs);
+    const delayMs = now ? 0 : reconnectDelay(this._attempt++, minDelayMs, maxDelayMs);
     this._set("retry", () => this._connect(), delayMs);
     return delayMs;
   }
@@ -253,7 +245,15 @@ class ProgressConnection extends EventTarget {
     }
     if (!token) return;
     this._token = token; // the next connect uses it too
-    if (this._transport?.renew(token)) this._scheduleRenewal();
+    const transport = this._transport;
+    if (transport?.kind === "sse") { // no message goes to the server: a new stream carries the token
+      this._renewing = true;
+      transport.close();
+      this._transport = null;
+      this._clear("healthy");
+      return this._connect();
+    }
+    if (transport?.renew(token)) this._scheduleRenewal();
   }
 
   _set(name, fn, ms) {
@@ -283,17 +283,18 @@ class DashboardConnection extends ProgressConnection {
   _store(update) { this.states.set(update.story_id, update); }
 }
 
-function wsBase(baseUrl) {
-  return baseUrl.replace(/\/+$/, "").replace(/^http/, "ws");
+/** The two URLs of an endpoint: `ws(s)://…/ws/<path>` and `http(s)://…/sse/<path>`. */
+function urls(baseUrl, path) {
+  const base = baseUrl.replace(/\/+$/, "");
+  return { websocket: `${base.replace(/^http/, "ws")}/ws/${path}`, sse: `${base.replace(/^ws/, "http")}/sse/${path}` };
 }
 
 /** Follow one story: `state` holds its latest update. */
 export function connectStory(baseUrl, storyId, options) {
-  const url = `${wsBase(baseUrl)}/ws/stories/${encodeURIComponent(storyId)}/progress`;
-  return new StoryConnection(url, options);
+  return new StoryConnection(urls(baseUrl, `stories/${encodeURIComponent(storyId)}/progress`), options);
 }
 
 /** Follow every story of the token's user: `states` maps story id to its latest update. */
 export function connectDashboard(baseUrl, options) {
-  return new DashboardConnection(`${wsBase(baseUrl)}/ws/user/stories`, options);
+  return new DashboardConnection(urls(baseUrl, "user/stories"), options);
 }

@@ -8,6 +8,8 @@ same status (conflation); a change of status, the terminal one included, always 
 place in the queue. Updates older than what the subscriber already holds (by `seq`) are dropped,
 which makes the subscribe-then-snapshot handshake and the resync after a broker reconnect race-free.
 A story that leaves the subscriber (it moved to another user) is forgotten, queued updates included.
+A client that says which `seq` of a story it holds already (SSE's `Last-Event-ID`) is not sent a
+snapshot that is not newer.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable, Iterable
 from uuid import UUID
 
 from domain.errors import Closure
-from domain.progress import Frame
+from domain.progress import Frame, ProgressUpdate
 
 WriteNow = Callable[[Frame | str], bool]
 Entry = Frame | str
@@ -55,6 +57,7 @@ class Outbox:
         "_on_close",
         "_pending",
         "_queue",
+        "_resumed",
         "_texts",
         "_unordered",
         "_write_now",
@@ -66,6 +69,7 @@ class Outbox:
         self._queue: deque[_Slot | str] | None = None  # allocated on the first backlog only
         self._pending: dict[UUID, _Slot] = {}
         self._unordered: set[UUID] | None = None
+        self._resumed: tuple[UUID, int] | None = None
         self._texts = 0
         self._limit = limit
         self._in_flight = False
@@ -94,6 +98,8 @@ class Outbox:
             fresh = update.supersedes_live(held.update) if live else update.is_newer_than(held.update)
             if not fresh:
                 return Offer.STALE
+        elif held is None and not live and self._holds(update):
+            return Offer.STALE
         self._latest[story_id] = frame
         if self._unordered is not None:
             self._unordered.discard(story_id)
@@ -110,6 +116,20 @@ class Outbox:
         """The broker came back and may have lost its data: seqs can start again from 1, so what
         is held no longer decides what is stale; the next update or snapshot of each story is taken."""
         self._unordered = set(self._latest)
+        self._resumed = None
+
+    def resume(self, story_id: UUID, seq: int) -> None:
+        """The client holds `seq` of the story from an earlier connection: a snapshot at or before
+        it is not sent again. Live updates are not held back (they are newer, unless the broker
+        lost its data and seqs started again, when they must pass)."""
+        self._resumed = (story_id, seq)
+
+    def _holds(self, update: ProgressUpdate) -> bool:
+        """Whether the client said it holds this update of the story, or a later one."""
+        if self._resumed is None or update.seq is None:
+            return False
+        story_id, seq = self._resumed
+        return update.story_id == story_id and update.seq <= seq
 
     def resend_latest(self, fresher: Iterable[Frame] = ()) -> int:
         """The `status` command: one message per story held, its latest state. `fresher` are stored

@@ -140,7 +140,7 @@ class Session:
         try:
             while (entry := self._outbox.pop()) is not None:
                 try:
-                    await self._socket.send(entry.text if isinstance(entry, Frame) else entry)
+                    await self._socket.send(entry)
                 finally:
                     self._outbox.done()
                 if isinstance(entry, Frame):

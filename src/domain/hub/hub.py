@@ -154,6 +154,17 @@ class ProgressHub:
             snapshots = []
         outbox.resend_latest([self._frames.frame_of(update) for update in snapshots])
 
+    async def end_of(self, story_id: UUID) -> int | None:
+        """The `seq` of the story's stored snapshot if that is its end (`complete` or `failed`);
+        None if it has not ended, or cannot be read now (the stream is then served as usual)."""
+        try:
+            snapshots = await self._snapshots.read([story_id])
+        except FeedUnavailable:
+            return None
+        if snapshots and snapshots[0].status.terminal:
+            return snapshots[0].seq
+        return None
+
     def _frame(self, update: ProgressUpdate) -> Frame:
         return Frame(update, self._encoder.encode_bytes(update))
 

@@ -1,0 +1,1 @@
+../../../packages/client/js/client-transports.js
