@@ -1,25 +1,32 @@
 """Fixtures of the integration layer: a Redis client and publisher on this test's key prefix,
-the real server in a subprocess, and stories owned by users with tokens."""
+the real server in a subprocess (standalone or on a Redis Cluster), stories owned by users with
+tokens, and the Redis side of the progress contracts."""
 
 from __future__ import annotations
 
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster as ClusterClient
+from websockets.asyncio.client import connect
 
 from adapters.json_codec import JsonCodec
 from adapters.jwt_tokens import JwtTokenIssuer
-from adapters.redis_cluster import open_redis_cluster
-from adapters.redis_progress import RedisKeys, RedisProgressPublisher
+from adapters.redis_cluster import ClusterKeys, ClusterProgressPublisher, open_redis_cluster
+from adapters.redis_progress import RedisKeys, RedisProgressFeed, RedisProgressPublisher
 from entrypoints.container import open_redis
+from testkit.clients import ProgressClient
 from testkit.postgres import Database
 from testkit.processes import GatewayProcess, gateway_env
 from testkit.redis_cluster import RedisCluster
+from testkit.waiting import timeout
+from tests.contracts.progress import ProgressPorts
 
 SECRET = "integration-test-secret-0123456789abcdef"
 TTL_SECONDS = 600
@@ -114,3 +121,81 @@ def new_story(database: Database) -> NewStory:
         return OwnedStory(story, user, issue_token(user))
 
     return make
+
+
+StartClusterGateway = Callable[[RedisCluster], GatewayProcess]
+
+
+@pytest.fixture
+def start_cluster_gateway(key_prefix: str, database: Database) -> Iterator[StartClusterGateway]:
+    """Start `serve` in cluster mode on a cluster (this test's prefix, this run's database) and wait
+    for /readyz; every gateway started is stopped afterwards."""
+    started: list[GatewayProcess] = []
+
+    def start(cluster: RedisCluster) -> GatewayProcess:
+        env = gateway_env(cluster.url, database.url, SECRET, key_prefix, REDIS_MODE="cluster")
+        process = GatewayProcess(env)
+        started.append(process)
+        return process.start(ready=True)
+
+    yield start
+    for process in started:
+        if process.process is not None:
+            process.stop()
+
+
+@pytest.fixture
+async def cluster_publisher(
+    redis_cluster: RedisCluster, key_prefix: str
+) -> AsyncIterator[ClusterProgressPublisher]:
+    async with cluster_client_at(redis_cluster.url) as client:
+        yield publisher_on(client, key_prefix)
+
+
+def publisher_on(client: ClusterClient, prefix: str) -> ClusterProgressPublisher:
+    return ClusterProgressPublisher(client, JsonCodec(), ClusterKeys(prefix), ttl_seconds=TTL_SECONDS)
+
+
+async def client_of(stack: AsyncExitStack, gateway: GatewayProcess, path: str) -> ProgressClient:
+    connection = await stack.enter_async_context(connect(gateway.ws + path, open_timeout=timeout(5)))
+    return ProgressClient(connection)
+
+
+def story_path(story: uuid.UUID, token: str) -> str:
+    return f"/ws/stories/{story}/progress?token={token}"
+
+
+def dashboard_path(token: str) -> str:
+    return f"/ws/user/stories?token={token}"
+
+
+def of_story(story: uuid.UUID, seq: int) -> Callable[[dict[str, Any]], bool]:
+    return lambda m: m.get("story_id") == str(story) and int(m.get("seq", 0)) >= seq
+
+
+class RedisRawChannel:
+    """A foreign publisher: a plain PUBLISH on the story's prefixed channel."""
+
+    def __init__(self, client: Redis, keys: RedisKeys) -> None:
+        self._client = client
+        self._keys = keys
+
+    def channel(self, story_id: uuid.UUID) -> str:
+        return self._keys.channel(story_id)
+
+    async def send(self, story_id: uuid.UUID, data: bytes) -> None:
+        await self._client.publish(self.channel(story_id), data)
+
+    async def revoke(self, data: bytes) -> None:
+        await self._client.publish(self._keys.revocations, data)
+
+
+@pytest.fixture
+def progress_ports(redis_client: Redis, redis_keys: RedisKeys) -> ProgressPorts:
+    """The Redis feed and publisher for the progress contracts (the cluster's run has its own)."""
+    codec = JsonCodec()
+    return ProgressPorts(
+        feed=RedisProgressFeed(redis_client, codec, redis_keys),
+        publisher=RedisProgressPublisher(redis_client, codec, redis_keys, ttl_seconds=TTL_SECONDS),
+        raw=RedisRawChannel(redis_client, redis_keys),
+    )

@@ -12,33 +12,34 @@ import logging
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
-from redis.asyncio.cluster import RedisCluster as ClusterClient
 from redis.exceptions import RedisClusterException, RedisError
-from websockets.asyncio.client import connect
 
-from adapters.json_codec import JsonCodec
 from adapters.redis_cluster import ClusterKeys, ClusterProgressPublisher
 from domain.progress import ProgressUpdate, StoryStatus
 from testkit.clients import ProgressClient
 from testkit.metrics import scrape
 from testkit.postgres import Database
-from testkit.processes import ROOT, GatewayProcess, gateway_env, http_status
+from testkit.processes import ROOT, GatewayProcess, http_status
 from testkit.redis_cluster import RedisCluster
 from testkit.redis_cluster_node import ClusterNode
 from testkit.waiting import timeout, wait_for_condition
 from tests.contracts.progress import make_update
 from tests.integration.conftest import (
-    SECRET,
-    TTL_SECONDS,
     NewStory,
     OwnedStory,
+    StartClusterGateway,
+    client_of,
     cluster_client_at,
+    dashboard_path,
     issue_token,
+    of_story,
+    publisher_on,
+    story_path,
 )
 from tests.integration.test_redis_cluster_topology import keep_publishing
 
@@ -48,55 +49,6 @@ STORIES_PER_PROCESS = 5
 CLIENTS_PER_STORY = 2
 UPDATES_PER_STORY = 5
 BROKER_MESSAGES = "gateway_broker_messages_total"
-
-StartClusterGateway = Callable[[RedisCluster], GatewayProcess]
-
-
-@pytest.fixture
-def start_cluster_gateway(key_prefix: str, database: Database) -> Iterator[StartClusterGateway]:
-    """Start `serve` in cluster mode on a cluster (this test's prefix, this run's database) and wait
-    for /readyz; every gateway started is stopped afterwards."""
-    started: list[GatewayProcess] = []
-
-    def start(cluster: RedisCluster) -> GatewayProcess:
-        env = gateway_env(cluster.url, database.url, SECRET, key_prefix, REDIS_MODE="cluster")
-        process = GatewayProcess(env)
-        started.append(process)
-        return process.start(ready=True)
-
-    yield start
-    for process in started:
-        if process.process is not None:
-            process.stop()
-
-
-@pytest.fixture
-async def cluster_publisher(
-    redis_cluster: RedisCluster, key_prefix: str
-) -> AsyncIterator[ClusterProgressPublisher]:
-    async with cluster_client_at(redis_cluster.url) as client:
-        yield publisher_on(client, key_prefix)
-
-
-def publisher_on(client: ClusterClient, prefix: str) -> ClusterProgressPublisher:
-    return ClusterProgressPublisher(client, JsonCodec(), ClusterKeys(prefix), ttl_seconds=TTL_SECONDS)
-
-
-async def client_of(stack: AsyncExitStack, gateway: GatewayProcess, path: str) -> ProgressClient:
-    connection = await stack.enter_async_context(connect(gateway.ws + path, open_timeout=timeout(5)))
-    return ProgressClient(connection)
-
-
-def story_path(story: uuid.UUID, token: str) -> str:
-    return f"/ws/stories/{story}/progress?token={token}"
-
-
-def dashboard_path(token: str) -> str:
-    return f"/ws/user/stories?token={token}"
-
-
-def of_story(story: uuid.UUID, seq: int) -> Callable[[dict[str, Any]], bool]:
-    return lambda m: m.get("story_id") == str(story) and int(m.get("seq", 0)) >= seq
 
 
 async def broker_messages(gateway: GatewayProcess) -> float:

@@ -1,4 +1,5 @@
-"""A running gateway on the in-memory adapters: the unit tests play workers and browsers against it."""
+"""A running gateway on the in-memory adapters: the unit tests play workers and browsers against it;
+and the fake's side of the progress contracts."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from domain.progress import ProgressUpdate, StoryStatus
 from entrypoints.container import Container
 from entrypoints.settings import Settings
 from testkit.waiting import timeout
+from tests.contracts.progress import ProgressPorts
 
 
 def update(
@@ -162,3 +164,26 @@ async def make_rig() -> AsyncIterator[MakeRig]:
 @pytest.fixture
 async def rig(make_rig: MakeRig) -> Rig:
     return await make_rig()
+
+
+class MemoryRawChannel:
+    """A foreign publisher on the fake: anything on a story's channel, or on `revocations`."""
+
+    def __init__(self, broker: MemoryBroker) -> None:
+        self._broker = broker
+
+    def channel(self, story_id: UUID) -> str:
+        return f"story:{story_id}"
+
+    async def send(self, story_id: UUID, data: bytes) -> None:
+        self._broker.publish_raw(self.channel(story_id), data)
+
+    async def revoke(self, data: bytes) -> None:
+        self._broker.publish_raw("revocations", data)
+
+
+@pytest.fixture(params=[False, True], ids=["standalone", "per-topic"])
+def progress_ports(request: pytest.FixtureRequest) -> ProgressPorts:
+    """The fake both ways: as the standalone feed, and playing the cluster feed (`per_topic`)."""
+    broker = MemoryBroker(per_topic=request.param)
+    return ProgressPorts(feed=broker, publisher=broker, raw=MemoryRawChannel(broker))
