@@ -215,9 +215,10 @@ class MemoryMetrics:
     def connection_opened(self, endpoint: str) -> None:
         self.open[endpoint] += 1
 
-    def connection_closed(self, endpoint: str, reason: str) -> None:
+    def connection_closed(self, endpoint: str, reason: str, code: int) -> None:
         self.open[endpoint] -= 1
         self.counts[f"closed:{reason}"] += 1
+        self.counts[f"close_code:{code}"] += 1
 
     def update_received(self, lag_seconds: float) -> None:
         self.counts["received"] += 1
@@ -242,9 +243,6 @@ class MemoryMetrics:
 
     def connected(self, endpoint: str, seconds: float) -> None:
         self.counts[f"connected:{endpoint}"] += 1
-
-    def close_code(self, endpoint: str, code: int) -> None:
-        self.counts[f"close_code:{code}"] += 1
 
     def authentication_failed(self, reason: AuthFailure) -> None:
         self.counts[f"auth_failed:{reason}"] += 1

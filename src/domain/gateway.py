@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from typing import Protocol
 from uuid import UUID
 
 from domain.access.policy import AccessPolicy
@@ -16,12 +17,17 @@ from domain.connection.quota import ConnectionQuota
 from domain.connection.session import Refresh, Session, SessionLimits
 from domain.errors import AccessDenied, ClientGone, Closure, DirectoryUnavailable, TokenRefused
 from domain.hub.hub import ProgressHub
-from domain.ports import ClientSocket, Metrics
+from domain.ports import ClientSocket, ConnectionMetrics, DeliveryMetrics
 from domain.values import Disconnect, Principal
 
 logger = logging.getLogger(__name__)
 
 _VANISHED = Disconnect(1006)  # the client went away without a close frame we could read
+
+
+class GatewayMetrics(ConnectionMetrics, DeliveryMetrics, Protocol):
+    """The gateway counts connections; its sessions count what they write."""
+
 
 _OpenWatch = Callable[[Principal, Outbox], Awaitable[tuple[AbstractAsyncContextManager[None], Refresh]]]
 
@@ -31,7 +37,7 @@ class Gateway:
         self,
         policy: AccessPolicy,
         hub: ProgressHub,
-        metrics: Metrics,
+        metrics: GatewayMetrics,
         limits: SessionLimits,
         quota: ConnectionQuota,
     ) -> None:
@@ -122,10 +128,9 @@ class Gateway:
             ending = Closure.INTERNAL
         finally:
             reason = _reason(ending)
-            self._metrics.connection_closed(endpoint, reason)
+            self._metrics.connection_closed(endpoint, reason, ending.code)
         if isinstance(ending, Closure):
             await self._close(socket, ending)
-        self._metrics.close_code(endpoint, ending.code)
         logger.info("connection closed", extra={"close_code": ending.code, "close_reason": reason})
 
     async def _run_in_share(

@@ -88,22 +88,25 @@ class ClientSocket(Protocol):
     async def close(self, closure: Closure) -> None: ...
 
 
-class Metrics(Protocol):
+class ConnectionMetrics(Protocol):
+    """Connections: opened, served, refused, ended."""
+
     def connection_opened(self, endpoint: str) -> None: ...
 
-    def connection_closed(self, endpoint: str, reason: str) -> None: ...
-
-    def update_received(self, lag_seconds: float) -> None: ...
-
-    def update_rejected(self, reason: RejectReason) -> None: ...
-
-    def updates_merged(self, count: int) -> None: ...
-
-    def listener_restarted(self) -> None: ...
-
-    def listener_up(self, up: bool) -> None:
-        """The broker subscription was confirmed (True), or lost (False) until the next one."""
+    def connection_closed(self, endpoint: str, reason: str, code: int) -> None:
+        """A connection ended, once: why (our reason, the transport's, or `client_closed`), and with
+        which WebSocket close code (ours, or the client's)."""
         ...
+
+    def connected(self, endpoint: str, seconds: float) -> None:
+        """A connection was authorised and subscribed, with its snapshot queued, in `seconds`."""
+        ...
+
+    def authentication_failed(self, reason: AuthFailure) -> None: ...
+
+
+class DeliveryMetrics(Protocol):
+    """Progress written to clients, or merged while they were behind."""
 
     def sent(self, endpoint: str, count: int) -> None:
         """`count` progress messages written to clients of `endpoint` (the caller may batch)."""
@@ -114,20 +117,31 @@ class Metrics(Protocol):
         update (its last direct write), and once per message a sender wrote from a backlog."""
         ...
 
-    def connected(self, endpoint: str, seconds: float) -> None:
-        """A connection was authorised and subscribed, with its snapshot queued, in `seconds`."""
+    def updates_merged(self, count: int) -> None: ...
+
+
+class FeedMetrics(Protocol):
+    """The broker side: what the listener read, its losses and returns, the resyncs after them."""
+
+    def broker_message(self) -> None:
+        """A message was read from the broker, valid or not."""
         ...
 
-    def close_code(self, endpoint: str, code: int) -> None:
-        """A connection ended with this WebSocket close code (ours, or the client's)."""
-        ...
+    def update_received(self, lag_seconds: float) -> None: ...
 
-    def authentication_failed(self, reason: AuthFailure) -> None: ...
+    def update_rejected(self, reason: RejectReason) -> None: ...
+
+    def listener_restarted(self) -> None: ...
+
+    def listener_up(self, up: bool) -> None:
+        """The broker subscription was confirmed (True), or lost (False) until the next one."""
+        ...
 
     def snapshots_resynced(self) -> None:
         """One resync pass offered every subscriber the stored snapshots."""
         ...
 
-    def broker_message(self) -> None:
-        """A message was read from the broker, valid or not."""
-        ...
+
+class Metrics(ConnectionMetrics, DeliveryMetrics, FeedMetrics, Protocol):
+    """Every concern at once: what a metrics adapter implements; each part of the domain takes only
+    the Protocol of its own concern."""

@@ -22,7 +22,7 @@ from domain.connection.client_frames import ClientFrame, Command, FloodGuard, re
 from domain.connection.outbox import Outbox
 from domain.connection.timers import Alarm
 from domain.errors import AccessDenied, ClientGone, Closure
-from domain.ports import ClientSocket, Metrics
+from domain.ports import ClientSocket, DeliveryMetrics
 from domain.progress import Frame
 from domain.values import Disconnect, Principal
 
@@ -67,7 +67,7 @@ class Session:
         policy: AccessPolicy,
         limits: SessionLimits,
         refresh: Refresh,
-        metrics: Metrics,
+        metrics: DeliveryMetrics,
         endpoint: str,
     ) -> None:
         self._socket = socket

@@ -16,7 +16,7 @@ from contextlib import aclosing
 
 from domain.aio.backoff import Backoff
 from domain.errors import FeedUnavailable
-from domain.ports import Metrics, ProgressFeed
+from domain.ports import FeedMetrics, ProgressFeed
 from domain.progress import ProgressUpdate
 from domain.values import OwnerUpdate, Rejected, Revoked, Subscribed
 
@@ -30,7 +30,7 @@ class FeedListener:
     def __init__(
         self,
         feed: ProgressFeed,
-        metrics: Metrics,
+        metrics: FeedMetrics,
         backoff: Backoff,
         on_subscribed: Callable[[bool], None],
         on_update: Callable[[ProgressUpdate | OwnerUpdate | Revoked], None],
