@@ -101,10 +101,6 @@ class MemoryBroker:
     async def unwatch(self, topics: Collection[Topic]) -> None:
         self.watched.difference_update(topics)
 
-    async def snapshot(self, story_id: UUID) -> ProgressUpdate | None:
-        self._check()
-        return self._snapshots.get(story_id)
-
     async def snapshots(self, story_ids: Sequence[UUID]) -> list[ProgressUpdate]:
         self._check()
         return [self._snapshots[s] for s in story_ids if s in self._snapshots]

@@ -80,10 +80,6 @@ class ClusterProgressFeed:
         if self._live is not None:
             self._live.unsubscribe([self._keys.channel(t) for t in topics])
 
-    async def snapshot(self, story_id: UUID) -> ProgressUpdate | None:
-        found = await self.snapshots([story_id])
-        return found[0] if found else None
-
     async def snapshots(self, story_ids: Sequence[UUID]) -> list[ProgressUpdate]:
         found: list[ProgressUpdate] = []
         for start in range(0, len(story_ids), CHUNK):

@@ -130,10 +130,6 @@ class RedisProgressFeed:
     async def unwatch(self, topics: Collection[Topic]) -> None:
         """Nothing to do: the pattern subscription stays."""
 
-    async def snapshot(self, story_id: UUID) -> ProgressUpdate | None:
-        found = await self.snapshots([story_id])
-        return found[0] if found else None
-
     async def snapshots(self, story_ids: Sequence[UUID]) -> list[ProgressUpdate]:
         """One round trip however many: MGETs of 500 keys, pipelined."""
         keys = [self._keys.snapshot(s) for s in story_ids]

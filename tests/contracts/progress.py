@@ -150,7 +150,7 @@ class ProgressPublisherContract:
         await progress_ports.publish(make_update(story, percent=10))
         latest = await progress_ports.publish(make_update(story, StoryStatus.GENERATING, 55))
 
-        assert await progress_ports.feed.snapshot(story) == latest
+        assert await progress_ports.feed.snapshots([story]) == [latest]
 
 
 class ProgressFeedContract:
@@ -180,7 +180,7 @@ class ProgressFeedContract:
         assert [u.seq for u in published] == [1, 2, 3, 4]
 
     async def test_snapshot_of_a_story_never_published_is_none(self, progress_ports: ProgressPorts) -> None:
-        assert await progress_ports.feed.snapshot(uuid.uuid4()) is None
+        assert await progress_ports.feed.snapshots([uuid.uuid4()]) == []
 
     async def test_snapshots_of_several_stories_are_the_latest_of_those_that_have_one(
         self, progress_ports: ProgressPorts
@@ -302,7 +302,7 @@ class ProgressFeedOutageContract:
         await feed.ping()
         await breakable_feed.fail()
 
-        for read in (feed.ping, lambda: feed.snapshot(uuid.uuid4()), lambda: feed.snapshots([uuid.uuid4()])):
+        for read in (feed.ping, lambda: feed.snapshots([uuid.uuid4()])):
             with pytest.raises(FeedUnavailable):
                 await read()
 
