@@ -40,8 +40,9 @@ from domain.values import (
 class MemoryBroker:
     """Feed and publisher over one in-process broker, with Redis's semantics: seq, snapshot, channel.
 
-    `per_topic` plays cluster mode: only watched topics are heard, and each update also goes to
-    its owner's channel `user:{owner}`. The `revocations` channel is always heard (`revoke`)."""
+    It plays either kind of feed: the standalone one (every story heard), or with `per_topic` the
+    cluster one, a `TopicFeed`: only watched topics are heard, and each update also goes to its
+    owner's channel `user:{owner}`. The `revocations` channel is always heard (`revoke`)."""
 
     def __init__(self, codec: JsonCodec | None = None, *, per_topic: bool = False) -> None:
         self._codec = codec or JsonCodec()
@@ -49,13 +50,13 @@ class MemoryBroker:
         self._counters: dict[UUID, int] = {}
         self._listeners: set[asyncio.Queue[tuple[str, bytes] | None]] = set()
         self._down = False
-        self.per_topic = per_topic
+        self._per_topic = per_topic
         self.watched: set[Topic] = set()
         self.published: list[ProgressUpdate] = []
 
     async def publish(self, update: ProgressUpdate, owner: UUID | None = None) -> ProgressUpdate:
         self._check()
-        if self.per_topic and owner is None:
+        if self._per_topic and owner is None:
             raise ValueError("per-topic mode needs the story's owner to publish an update")
         held = self._snapshots.get(update.story_id)
         seq = max(self._counters.get(update.story_id, 0), (held.seq or 0) if held else 0) + 1
@@ -64,7 +65,7 @@ class MemoryBroker:
         self._snapshots[update.story_id] = sequenced
         self.published.append(sequenced)
         self.publish_raw(f"story:{update.story_id}", body := self._codec.encode_bytes(sequenced))
-        if self.per_topic:
+        if self._per_topic:
             self.publish_raw(f"user:{owner}", body)
         return sequenced
 
@@ -122,7 +123,7 @@ class MemoryBroker:
             raise FeedUnavailable("memory broker is down")
 
     def _heard(self, channel: str) -> bool:
-        if not self.per_topic or channel == "revocations":
+        if not self._per_topic or channel == "revocations":
             return True
         kind, _, key = channel.partition(":")
         return kind in ("story", "user") and Topic(kind, UUID(key)) in self.watched  # type: ignore[arg-type]
@@ -134,7 +135,7 @@ class MemoryBroker:
             update = self._codec.decode(data)
         except InvalidUpdate as exc:
             return Rejected.of(channel, exc)
-        if self.per_topic and channel.startswith("user:"):
+        if self._per_topic and channel.startswith("user:"):
             return OwnerUpdate(UUID(channel[5:]), update)
         if channel != f"story:{update.story_id}":
             return Rejected(channel, RejectReason.STORY_ID, "differs from the channel's")

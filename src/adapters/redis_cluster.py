@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from uuid import UUID
 
@@ -91,6 +92,7 @@ class ClusterProgressPublisher:
         return replace(unsequenced, seq=receipt.seq)
 
 
+@asynccontextmanager
 async def open_redis_cluster(url: str, max_connections: int = 100) -> AsyncIterator[RedisCluster]:
     """No retries inside redis-py (a failure must reach the hub); bounded connect and read times.
 

@@ -29,7 +29,7 @@ CHUNK = 500  # snapshot keys per round of MGETs
 
 
 class ClusterProgressFeed:
-    per_topic = True  # only the watched topics' channels are subscribed
+    """A `TopicFeed`: only the watched topics' channels are subscribed."""
 
     def __init__(
         self,

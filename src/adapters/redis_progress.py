@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import AsyncGenerator, Collection, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import replace
 from typing import Any
 from uuid import UUID
@@ -26,7 +26,7 @@ from adapters.json_codec import JsonCodec
 from codestory_progress_worker.aio import AsyncRedisBackend
 from domain.errors import FeedUnavailable
 from domain.progress import InvalidUpdate, ProgressUpdate, RejectReason
-from domain.values import FeedEvent, Rejected, Revoked, Subscribed, Topic, revocation
+from domain.values import FeedEvent, Rejected, Revoked, Subscribed, revocation
 
 
 class RedisKeys:
@@ -77,8 +77,6 @@ MGET_KEYS = 500  # keys per MGET: a big read never blocks Redis for long
 class RedisProgressFeed:
     """Bound: `channels` channel names remembered with their story (100,000), the oldest forgotten first."""
 
-    per_topic = False  # one pattern subscription brings every story
-
     def __init__(
         self,
         client: Redis,
@@ -123,12 +121,6 @@ class RedisProgressFeed:
         finally:
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
-
-    async def watch(self, topics: Collection[Topic]) -> None:
-        """Nothing to do: the pattern subscription already brings every story."""
-
-    async def unwatch(self, topics: Collection[Topic]) -> None:
-        """Nothing to do: the pattern subscription stays."""
 
     async def snapshots(self, story_ids: Sequence[UUID]) -> list[ProgressUpdate]:
         """One round trip however many: MGETs of 500 keys, pipelined."""

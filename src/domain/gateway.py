@@ -6,15 +6,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from typing import Protocol
-from uuid import UUID
 
 from domain.access.policy import AccessPolicy
 from domain.connection.log_context import CONNECTION, ConnectionContext
 from domain.connection.outbox import Outbox
 from domain.connection.quota import ConnectionQuota
-from domain.connection.session import Refresh, Session, SessionLimits
+from domain.connection.session import Session, SessionLimits, SessionServices, Subscription
 from domain.errors import AccessDenied, ClientGone, Closure, DirectoryUnavailable, TokenRefused
 from domain.hub.hub import ProgressHub
 from domain.ports import ClientSocket, ConnectionMetrics, DeliveryMetrics
@@ -29,7 +27,7 @@ class GatewayMetrics(ConnectionMetrics, DeliveryMetrics, Protocol):
     """The gateway counts connections; its sessions count what they write."""
 
 
-_OpenWatch = Callable[[Principal, Outbox], Awaitable[tuple[AbstractAsyncContextManager[None], Refresh]]]
+_OpenWatch = Callable[[Principal, Outbox], Awaitable[Subscription]]
 
 
 class Gateway:
@@ -46,6 +44,7 @@ class Gateway:
         self._metrics = metrics
         self._limits = limits
         self._quota = quota
+        self._services = SessionServices(policy, limits, metrics)
         self._sessions = 0
         self._session_ended: asyncio.Event | None = None
 
@@ -69,24 +68,16 @@ class Gateway:
         return self._hub.close_some(count, Closure.REBALANCE)
 
     async def story(self, socket: ClientSocket, token: str | None, raw_story_id: str) -> None:
-        async def open_watch(
-            principal: Principal, outbox: Outbox
-        ) -> tuple[AbstractAsyncContextManager[None], Refresh]:
+        async def open_watch(principal: Principal, outbox: Outbox) -> Subscription:
             story_id = await self._policy.story_for(principal, raw_story_id)
-            return self._hub.watch_story(outbox, story_id, principal.user_id), self._refresher(
-                "story", story_id
-            )
+            return self._hub.watch_story(outbox, story_id, principal.user_id)
 
         await self._serve("story", socket, token, open_watch)
 
     async def dashboard(self, socket: ClientSocket, token: str | None) -> None:
-        async def open_watch(
-            principal: Principal, outbox: Outbox
-        ) -> tuple[AbstractAsyncContextManager[None], Refresh]:
+        async def open_watch(principal: Principal, outbox: Outbox) -> Subscription:
             story_ids = await self._policy.stories_of(principal)
-            return self._hub.watch_user(outbox, principal.user_id, story_ids), self._refresher(
-                "dashboard", None
-            )
+            return self._hub.watch_user(outbox, principal.user_id, story_ids)
 
         await self._serve("dashboard", socket, token, open_watch)
 
@@ -147,14 +138,9 @@ class Gateway:
         if not self._quota.acquire(user):
             raise AccessDenied(Closure.TOO_MANY_CONNECTIONS, f"{self._quota.limit} open already")
         try:
-            outbox = Outbox()
-            watch, refresh = await open_watch(principal, outbox)
-            session = Session(
-                socket, outbox, principal, self._policy, self._limits, refresh, self._metrics, endpoint
-            )
-            return await session.run(
-                watch, lambda: self._metrics.connected(endpoint, time.monotonic() - started)
-            )
+            watch = await open_watch(principal, Outbox())
+            session = Session(socket, principal, watch, self._services)
+            return await session.run(lambda: self._metrics.connected(endpoint, time.monotonic() - started))
         finally:
             self._quota.release(user)
 
@@ -164,15 +150,6 @@ class Gateway:
         except TokenRefused as refused:
             self._metrics.authentication_failed(refused.failure)
             raise
-
-    def _refresher(self, endpoint: str, story_id: UUID | None) -> Refresh:
-        """`status`: one message per story with state (of the story, or of every story a dashboard
-        holds), the stored snapshot where it is newer. No directory query: cheap to repeat."""
-
-        async def refresh(outbox: Outbox) -> None:
-            await self._hub.refresh(outbox, [story_id] if story_id else outbox.held_stories(), endpoint)
-
-        return refresh
 
     async def _close(self, socket: ClientSocket, closure: Closure) -> None:
         try:

@@ -35,17 +35,23 @@ class StoryDirectory(Protocol):
 class ProgressFeed(Protocol):
     """Live updates and snapshots; raises `FeedUnavailable` when the broker is unreachable.
 
-    `per_topic` False (standalone): one pattern subscription brings every story's updates, and
-    `watch`/`unwatch` do nothing. True (cluster): only the watched topics' updates arrive, story
-    channels as `ProgressUpdate`, user channels as `OwnerUpdate`. In both, the revocations
-    channel is always subscribed: each story id published there arrives as `Revoked`."""
-
-    per_topic: bool
+    A plain `ProgressFeed` (standalone Redis) holds one pattern subscription that brings every
+    story's updates. The revocations channel is always subscribed too: each story id published
+    there arrives as `Revoked`."""
 
     def events(self) -> AsyncGenerator[FeedEvent, None]:
         """Subscribe (every watched topic too), yield `Subscribed`, then every update or rejection
         until the broker fails."""
         ...
+
+    async def snapshots(self, story_ids: Sequence[UUID]) -> list[ProgressUpdate]: ...
+
+    async def ping(self) -> None: ...
+
+
+class TopicFeed(ProgressFeed, Protocol):
+    """A feed that brings only the topics watched (Redis Cluster): story channels as
+    `ProgressUpdate`, user channels as `OwnerUpdate`, the revocations channel always."""
 
     async def watch(self, topics: Collection[Topic]) -> None:
         """Subscribe to `topics`; returns once the broker confirmed them, so nothing published
@@ -53,10 +59,6 @@ class ProgressFeed(Protocol):
         ...
 
     async def unwatch(self, topics: Collection[Topic]) -> None: ...
-
-    async def snapshots(self, story_ids: Sequence[UUID]) -> list[ProgressUpdate]: ...
-
-    async def ping(self) -> None: ...
 
 
 class ProgressPublisher(Protocol):

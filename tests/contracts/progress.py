@@ -20,7 +20,7 @@ from uuid import UUID
 import pytest
 
 from domain.errors import FeedUnavailable
-from domain.ports import ProgressFeed, ProgressPublisher
+from domain.ports import ProgressFeed, ProgressPublisher, TopicFeed
 from domain.progress import ProgressUpdate, StoryStatus
 from domain.values import FeedEvent, Rejected, Revoked, Subscribed, Topic
 from testkit.waiting import outcome, timeout
@@ -42,19 +42,21 @@ class RawChannel(Protocol):
 
 @dataclass
 class ProgressPorts:
-    """`publish` names an owner and `watch` subscribes a story's topic, as a per-topic (cluster)
-    feed needs; the others ignore both."""
+    """`publish` names an owner and `watch` subscribes a story's topic, as a `TopicFeed` (cluster)
+    needs (the same feed, given as `topics`); the others ignore the owner, and have no topics."""
 
     feed: ProgressFeed
     publisher: ProgressPublisher
     raw: RawChannel
+    topics: TopicFeed | None = None
     owner: UUID = field(default_factory=uuid.uuid4)
 
     async def publish(self, update: ProgressUpdate) -> ProgressUpdate:
         return await self.publisher.publish(update, owner=self.owner)
 
     async def watch(self, *stories: UUID) -> None:
-        await self.feed.watch([Topic("story", story) for story in stories])
+        if self.topics is not None:
+            await self.topics.watch([Topic("story", story) for story in stories])
 
 
 def make_update(

@@ -11,7 +11,6 @@ story's (or user's) channel before it reads the snapshot, so nothing published l
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -72,7 +71,7 @@ class ClusterPublisher:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def cluster_publisher(redis_cluster: RedisCluster, e2e_prefix: str) -> AsyncIterator[ClusterPublisher]:
-    async with contextlib.asynccontextmanager(open_redis_cluster)(redis_cluster.url) as client:
+    async with open_redis_cluster(redis_cluster.url) as client:
         keys = ClusterKeys(e2e_prefix)
         yield ClusterPublisher(ClusterProgressPublisher(client, JsonCodec(), keys, ttl_seconds=600))
 

@@ -20,7 +20,7 @@ from adapters.json_codec import JsonCodec
 from adapters.jwt_tokens import JwtTokenIssuer
 from adapters.redis_cluster import ClusterKeys, ClusterProgressPublisher, open_redis_cluster
 from adapters.redis_progress import RedisKeys, RedisProgressFeed, RedisProgressPublisher
-from entrypoints.container import open_redis
+from entrypoints.resources import open_redis
 from testkit.clients import ProgressClient
 from testkit.postgres import Database
 from testkit.processes import GatewayProcess, gateway_env
@@ -35,7 +35,7 @@ TTL_SECONDS = 600
 @contextlib.asynccontextmanager
 async def redis_client_at(url: str) -> AsyncIterator[Redis]:
     """A client built exactly as the gateway builds its own (no retries inside redis-py)."""
-    async with contextlib.asynccontextmanager(open_redis)(url) as client:
+    async with open_redis(url) as client:
         yield client
 
 
@@ -51,7 +51,7 @@ async def redis_client(redis_url: str, key_prefix: str) -> AsyncIterator[Redis]:
 @contextlib.asynccontextmanager
 async def cluster_client_at(url: str) -> AsyncIterator[ClusterClient]:
     """A cluster client built exactly as the gateway builds its own."""
-    async with contextlib.asynccontextmanager(open_redis_cluster)(url) as client:
+    async with open_redis_cluster(url) as client:
         yield client
 
 

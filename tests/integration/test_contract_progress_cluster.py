@@ -45,10 +45,12 @@ class ClusterRawChannel:
 @pytest.fixture
 def progress_ports(cluster_client: ClusterClient, key_prefix: str) -> ProgressPorts:
     codec, keys = JsonCodec(), ClusterKeys(key_prefix)
+    feed = ClusterProgressFeed(cluster_client, codec, keys)
     return ProgressPorts(
-        feed=ClusterProgressFeed(cluster_client, codec, keys),
+        feed=feed,
         publisher=ClusterProgressPublisher(cluster_client, codec, keys, ttl_seconds=TTL_SECONDS),
         raw=ClusterRawChannel(cluster_client, keys),
+        topics=feed,
     )
 
 

@@ -22,7 +22,7 @@ from domain.gateway import Gateway
 from domain.hub.hub import ProgressHub
 from domain.progress import ProgressUpdate, StoryStatus
 from entrypoints.container import Container
-from entrypoints.settings import Settings
+from entrypoints.settings import RedisMode, Settings
 from testkit.waiting import timeout
 from tests.contracts.progress import ProgressPorts
 
@@ -106,14 +106,20 @@ def memory_container(
     limits: SessionLimits | None = None,
     backoff: Backoff | None = None,
     ownership_ttl: float = 60.0,
+    redis_mode: RedisMode = "standalone",
 ) -> Container:
     """The app's own wiring (the container) on the in-memory adapters, with test doubles where
-    the tests play a part: opaque tokens, countable metrics, a broker that can be broken."""
+    the tests play a part: opaque tokens, countable metrics, a broker that can be broken. In
+    `redis_mode` "cluster" the fake plays the cluster's feed (a `TopicFeed`)."""
     settings = Settings(
-        jwt_key="unit-test-key-" + "x" * 32, backend="memory", ownership_ttl_seconds=ownership_ttl
+        jwt_key="unit-test-key-" + "x" * 32,
+        backend="memory",
+        ownership_ttl_seconds=ownership_ttl,
+        redis_mode=redis_mode,
     )
     container = Container(settings=settings)
-    container.memory_broker.override(providers.Object(broker or MemoryBroker()))
+    if broker is not None:
+        container.memory_broker.override(providers.Object(broker))
     container.tokens.override(providers.Object(MemoryTokens()))
     container.metrics.override(providers.Object(MemoryMetrics()))
     if limits is not None:
@@ -140,8 +146,9 @@ async def make_rig() -> AsyncIterator[MakeRig]:
         backoff: Backoff | None = None,
         broker: MemoryBroker | None = None,
         ownership_ttl: float = 60.0,
+        redis_mode: RedisMode = "standalone",
     ) -> Rig:
-        container = memory_container(broker, limits, backoff, ownership_ttl)
+        container = memory_container(broker, limits, backoff, ownership_ttl, redis_mode)
         hub, gateway = await started(container)
         rig = Rig(
             container.memory_broker(),
@@ -186,4 +193,4 @@ class MemoryRawChannel:
 def progress_ports(request: pytest.FixtureRequest) -> ProgressPorts:
     """The fake both ways: as the standalone feed, and playing the cluster feed (`per_topic`)."""
     broker = MemoryBroker(per_topic=request.param)
-    return ProgressPorts(feed=broker, publisher=broker, raw=MemoryRawChannel(broker))
+    return ProgressPorts(feed=broker, publisher=broker, raw=MemoryRawChannel(broker), topics=broker)
