@@ -24,28 +24,22 @@ from redis.exceptions import RedisError
 
 from adapters.json_codec import JsonCodec
 from codestory_progress_worker.aio import AsyncRedisBackend
+from codestory_progress_worker.keys import StandaloneKeys
 from domain.errors import FeedUnavailable
 from domain.progress import InvalidUpdate, ProgressUpdate, RejectReason
 from domain.values import FeedEvent, Rejected, Revoked, Subscribed, revocation
 
 
-class RedisKeys:
+class RedisKeys(StandaloneKeys):
+    """The SDK's names (the one home of the key scheme), and what the feed needs to read them: the
+    pattern it subscribes, and the story of a channel."""
+
     def __init__(self, prefix: str = "") -> None:
-        self.prefix = prefix
+        super().__init__(prefix)
         self.pattern = f"{prefix}story:*"
-        self.revocations = f"{prefix}revocations"  # a story id per message: its ownership changed
-
-    def channel(self, story_id: UUID) -> str:
-        return f"{self.prefix}story:{story_id}"
-
-    def snapshot(self, story_id: UUID) -> str:
-        return f"{self.prefix}story:{story_id}:progress"
-
-    def counter(self, story_id: UUID) -> str:
-        return f"{self.prefix}story:{story_id}:seq"
 
     def story_of(self, channel: str) -> UUID | None:
-        """The story of a channel named exactly as `channel(story_id)` names it, else None."""
+        """The story of a channel named exactly as `story_channel(story_id)` names it, else None."""
         head = f"{self.prefix}story:"
         if not channel.startswith(head):
             return None
@@ -53,7 +47,7 @@ class RedisKeys:
             story = UUID(channel[len(head) :])
         except ValueError:
             return None
-        return story if self.channel(story) == channel else None
+        return story if self.story_channel(story) == channel else None
 
 
 class RedisProgressPublisher:

@@ -181,7 +181,7 @@ class RedisRawChannel:
         self._keys = keys
 
     def channel(self, story_id: uuid.UUID) -> str:
-        return self._keys.channel(story_id)
+        return self._keys.story_channel(story_id)
 
     async def send(self, story_id: uuid.UUID, data: bytes) -> None:
         await self._client.publish(self.channel(story_id), data)

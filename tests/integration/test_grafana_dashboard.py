@@ -87,7 +87,7 @@ async def test_every_metric_the_dashboard_queries_is_served(
         await ProgressClient(connection).read_seq(published.seq or 0)
     async with connect(f"{gateway.ws}/ws/user/stories?token=bad") as refused:
         assert await close_code(refused) == 4001
-    await redis_client.publish(redis_keys.channel(story.id), b"{not json")
+    await redis_client.publish(redis_keys.story_channel(story.id), b"{not json")
     await metric_reaches(gateway, "gateway_updates_rejected_total", 1)
     served = (await scrape(gateway.http)).names()
 

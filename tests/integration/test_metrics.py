@@ -209,7 +209,7 @@ async def test_every_broker_message_is_counted_valid_or_not(
     await wait_for_condition(lambda: _ready(gateway), 10, "the gateway's broker subscription")
     story = await new_story()
     await redis_publisher.publish(update(story.id, StoryStatus.ANALYZING, 5))
-    assert await redis_client.publish(redis_keys.channel(story.id), b"{not json") == 1
+    assert await redis_client.publish(redis_keys.story_channel(story.id), b"{not json") == 1
     await redis_publisher.publish(update(story.id, StoryStatus.GENERATING, 10))
 
     metrics = await metric_reaches(gateway, "gateway_broker_messages_total", 3)

@@ -94,7 +94,7 @@ async def test_a_legacy_publisher_is_delivered_in_arrival_order(
     async with subscribed(feed) as events:
         for body in sent:
             await redis_client.set(redis_keys.snapshot(story), body)
-            await redis_client.publish(redis_keys.channel(story), body)
+            await redis_client.publish(redis_keys.story_channel(story), body)
         heard = [await next_event(events) for _ in sent]
 
     assert all(isinstance(u, ProgressUpdate) and u.seq is None for u in heard)
