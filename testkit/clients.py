@@ -96,14 +96,15 @@ async def served_client(stack: AsyncExitStack, gateway: GatewayProcess, path: st
 
 
 async def clients_on_workers(
-    stack: AsyncExitStack, gateway: GatewayProcess, path: str, seq: int, workers: list[int], each: int = 1
+    stack: AsyncExitStack, gateway: GatewayProcess, path: str, workers: list[int], each: int = 1
 ) -> list[WorkerClient]:
-    """Open clients of `path` until each of `workers` serves at least `each` of them."""
+    """Open clients of `path` until each of `workers` serves at least `each` of them (each client
+    served: it read the story's first update, seq 1)."""
     clients: list[WorkerClient] = []
     while any(sum(c.worker == worker for c in clients) < each for worker in workers):
         if len(clients) == MAX_SPREAD_CLIENTS:
             pytest.fail(f"{MAX_SPREAD_CLIENTS} clients and still not {each} on each of {workers}")
-        clients.append(await served_client(stack, gateway, path, seq))
+        clients.append(await served_client(stack, gateway, path, 1))
     return clients
 
 

@@ -32,7 +32,6 @@ from uvicorn.config import STARTUP_FAILURE
 from domain.aio.backoff import Backoff
 from entrypoints.rebalancing import Rebalancer
 from entrypoints.reuseport import bind_listener, check_port_free
-from entrypoints.worker_place import LoadBoard
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +66,10 @@ class Supervisor:
         host: str,
         port: int,
         target: WorkerTarget,
-        board: LoadBoard | None = None,
         rebalancer: Rebalancer | None = None,
     ) -> None:
         self._count, self._host, self._port, self._target = count, host, port, target
-        self._board, self._rebalancer = board, rebalancer
+        self._rebalancer = rebalancer
         self._served: set[int] = set()  # slots where a worker has served: the next one is a replacement
         self._workers: dict[int, Worker] = {}
         self._restarts: dict[int, float] = {}  # slot -> when to start its replacement
@@ -146,8 +144,8 @@ class Supervisor:
 
     def _spawn(self, slot: int) -> None:
         """Fork a worker on a fresh SO_REUSEPORT socket (bound here, so a bind error stays here)."""
-        if self._board is not None:
-            self._board.vacate(slot)
+        if self._rebalancer is not None:
+            self._rebalancer.vacate(slot)
         with bind_listener(self._host, self._port) as listener:
             ready_read, ready_write = os.pipe()
             sys.stdout.flush()
@@ -230,8 +228,8 @@ class Supervisor:
             with suppress(BlockingIOError):
                 self._read_ready(worker, fd)  # READY may still sit in the pipe
             self._close_ready(worker)
-        if self._board is not None:
-            self._board.vacate(worker.slot)
+        if self._rebalancer is not None:
+            self._rebalancer.vacate(worker.slot)
         if self._stopping:
             return
         if not worker.ready:

@@ -107,7 +107,7 @@ async def test_two_cluster_workers_serve_every_client_and_sigterm_closes_all_wit
             await sockets.progress_where(name, "p.seq === 1")
     async with AsyncExitStack() as stack:
         plain = await clients_on_workers(
-            stack, gateway, f"/ws/stories/{old_story}/progress?token={token}", 1, workers
+            stack, gateway, f"/ws/stories/{old_story}/progress?token={token}", workers
         )
         assert {c.worker for c in plain} == set(workers)
 

@@ -119,7 +119,7 @@ async def test_two_workers_serve_every_client_and_sigterm_closes_all_with_1001(
     old_socket = await browser.open_on(dash_worker, "old", f"/ws/stories/{old_story}/progress?token={token}")
     async with AsyncExitStack() as stack:
         plain = await clients_on_workers(
-            stack, gateway, f"/ws/stories/{old_story}/progress?token={token}", 1, workers
+            stack, gateway, f"/ws/stories/{old_story}/progress?token={token}", workers
         )
         assert {c.worker for c in plain} == set(workers)
 

@@ -38,7 +38,7 @@ async def test_killed_worker_is_replaced_and_its_clients_reconnect(
     gateway = start_gateway(command=("serve", "--workers", "2"))
     workers = await asyncio.to_thread(gateway.wait_workers, 2)
     async with AsyncExitStack() as stack:
-        clients = await clients_on_workers(stack, gateway, story.path(), 1, workers, each=2)
+        clients = await clients_on_workers(stack, gateway, story.path(), workers, each=2)
         victim, survivor = workers
         doomed = [c for c in clients if c.worker == victim]
 
@@ -56,7 +56,7 @@ async def test_killed_worker_is_replaced_and_its_clients_reconnect(
 
         reconnected = [await served_client(stack, gateway, story.path(), 1) for _ in doomed]
         assert {c.worker for c in reconnected} <= {survivor, replacement}
-        newcomers = await clients_on_workers(stack, gateway, story.path(), 1, [replacement, survivor])
+        newcomers = await clients_on_workers(stack, gateway, story.path(), [replacement, survivor])
 
         await redis_publisher.publish(make_update(story.id, StoryStatus.GENERATING, 20))
         live = [c for c in clients if c.worker == survivor] + reconnected + newcomers

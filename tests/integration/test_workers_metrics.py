@@ -51,7 +51,7 @@ async def test_a_scrape_sees_every_worker_whichever_answers(
     gateway = start_gateway(command=("serve", "--workers", "2"))
     workers = await asyncio.to_thread(gateway.wait_workers, 2)
     async with AsyncExitStack() as stack:
-        clients = await clients_on_workers(stack, gateway, story.path(), 1, workers, each=2)
+        clients = await clients_on_workers(stack, gateway, story.path(), workers, each=2)
         await redis_publisher.publish(make_update(story.id, StoryStatus.GENERATING, 20))
         for client in clients:
             await client.progress.read_seq(2)
