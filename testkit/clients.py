@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from testkit.processes import GatewayProcess
 from testkit.waiting import timeout
@@ -117,3 +118,34 @@ async def closed_connections(http: str, reason: str) -> float:
         rf'^gateway_connections_closed_total\{{[^}}]*reason="{re.escape(reason)}"[^}}]*\}} (\S+)$'
     )
     return sum(float(m.group(1)) for line in text.splitlines() if (m := pattern.match(line)))
+
+
+async def closed_within(connection: ClientConnection, seconds: float = 5.0) -> tuple[int, str, float]:
+    """Read (and drop) until the server closes: its code, its reason, and the seconds it took.
+    Fails if it is still open after `seconds` (scaled), or closes without a close frame."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    try:
+        async with asyncio.timeout(timeout(seconds)):
+            while True:
+                await connection.recv()
+    except ConnectionClosed as closed:
+        frame = closed.rcvd
+    except TimeoutError:
+        pytest.fail(f"still open after {timeout(seconds):.1f} s")
+    if frame is None:
+        pytest.fail("the server sent no close frame")
+    return frame.code, frame.reason, loop.time() - start
+
+
+async def close_code(connection: ClientConnection) -> int:
+    """Read until the server closes; the code it sent."""
+    code, _, _ = await closed_within(connection)
+    return code
+
+
+async def closed_with(url: str) -> tuple[int, str]:
+    """Connect (the handshake must succeed), then read until the server closes: its code and reason."""
+    async with connect(url, open_timeout=timeout(5)) as connection:
+        code, reason, _ = await closed_within(connection)
+    return code, reason

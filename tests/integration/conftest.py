@@ -4,6 +4,7 @@ tokens, and the Redis side of the progress contracts."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -20,13 +21,14 @@ from adapters.json_codec import JsonCodec
 from adapters.jwt_tokens import JwtTokenIssuer
 from adapters.redis_cluster import ClusterKeys, ClusterProgressPublisher, open_redis_cluster
 from adapters.redis_progress import RedisKeys, RedisProgressFeed, RedisProgressPublisher
+from domain.progress import StoryStatus
 from entrypoints.resources import open_redis
 from testkit.clients import ProgressClient
 from testkit.postgres import Database
 from testkit.processes import GatewayProcess, gateway_env
 from testkit.redis_cluster import RedisCluster
 from testkit.waiting import timeout
-from tests.contracts.progress import ProgressPorts
+from tests.contracts.progress import ProgressPorts, make_update
 
 SECRET = "integration-test-secret-0123456789abcdef"
 TTL_SECONDS = 600
@@ -199,3 +201,22 @@ def progress_ports(redis_client: Redis, redis_keys: RedisKeys) -> ProgressPorts:
         publisher=RedisProgressPublisher(redis_client, codec, redis_keys, ttl_seconds=TTL_SECONDS),
         raw=RedisRawChannel(redis_client, redis_keys),
     )
+
+
+@dataclass(frozen=True)
+class TwoWorkers:
+    gateway: GatewayProcess
+    story: OwnedStory
+    workers: list[int]  # the workers' pids
+
+
+@pytest.fixture
+async def two_workers(
+    start_gateway: StartGateway, new_story: NewStory, redis_publisher: RedisProgressPublisher
+) -> TwoWorkers:
+    """`serve --workers 2` with both workers serving, and a story whose snapshot is seq 1."""
+    story = await new_story()
+    await redis_publisher.publish(make_update(story.id, StoryStatus.GENERATING, 10))
+    gateway = start_gateway(command=("serve", "--workers", "2"))
+    workers = await asyncio.to_thread(gateway.wait_workers, 2)
+    return TwoWorkers(gateway, story, workers)

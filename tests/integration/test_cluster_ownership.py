@@ -12,6 +12,7 @@ from redis.asyncio.cluster import RedisCluster as ClusterClient
 
 from adapters.json_codec import JsonCodec
 from adapters.redis_cluster import ClusterKeys, ClusterProgressPublisher
+from testkit.clients import closed_within
 from testkit.postgres import Database, execute
 from testkit.redis_cluster import RedisCluster
 from testkit.waiting import timeout
@@ -24,7 +25,6 @@ from tests.integration.conftest import (
     issue_token,
     of_story,
 )
-from tests.integration.test_ownership import closed_within
 
 
 async def test_an_update_on_a_users_channel_for_another_users_story_is_not_delivered(

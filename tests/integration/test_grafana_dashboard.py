@@ -15,11 +15,10 @@ from websockets.asyncio.client import connect
 
 from adapters.redis_progress import RedisKeys, RedisProgressPublisher
 from domain.progress import ProgressUpdate, StoryStatus
-from testkit.clients import ProgressClient
-from testkit.metrics import scrape
+from testkit.clients import ProgressClient, close_code
+from testkit.metrics import metric_reaches, scrape
 from testkit.processes import ROOT
 from tests.integration.conftest import NewStory, StartGateway
-from tests.integration.test_metrics import close_code, metric_reaches
 
 DASHBOARD = ROOT / "docs" / "grafana-dashboard.json"
 PROMQL_WORDS = {

@@ -8,10 +8,8 @@ updates, yet every status change and the final state, in `seq` order.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
-import os
 import re
 import socket
 import struct
@@ -157,70 +155,7 @@ def small_buffer_socket(rcvbuf: int) -> socket.socket:
     return sock
 
 
-class RawClient:
-    """A WebSocket client on a bare socket: the kernel reads nothing for it unless it calls `frame()`."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-        self._buffer = b""
-        self._loop = asyncio.get_running_loop()
-
-    @classmethod
-    async def open(cls, port: int, path: str) -> RawClient:
-        client = cls(small_buffer_socket(4096))
-        await client._loop.sock_connect(client._sock, ("127.0.0.1", port))
-        key = base64.b64encode(os.urandom(16)).decode()
-        request = (
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        )
-        await client._loop.sock_sendall(client._sock, request.encode())
-        while b"\r\n\r\n" not in client._buffer:
-            await client._fill()
-        head, client._buffer = client._buffer.split(b"\r\n\r\n", 1)
-        assert head.startswith(b"HTTP/1.1 101"), head
-        return client
-
-    async def frame(self) -> tuple[int, bytes]:
-        """The next (opcode, payload) from the server, whose frames are unmasked and unfragmented here."""
-        header = await self._take(2)
-        opcode, length = header[0] & 0x0F, header[1] & 0x7F
-        if length == 126:
-            (length,) = struct.unpack("!H", await self._take(2))
-        elif length == 127:
-            (length,) = struct.unpack("!Q", await self._take(8))
-        return opcode, await self._take(length)
-
-    async def send_close(self, code: int) -> None:
-        mask = os.urandom(4)
-        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(struct.pack("!H", code)))
-        await self._loop.sock_sendall(self._sock, bytes([0x88, 0x80 | len(payload)]) + mask + payload)
-
-    async def at_eof(self) -> bool:
-        """True once the server has closed the TCP connection (FIN or reset)."""
-        try:
-            while True:
-                await self._fill()
-        except (EOFError, ConnectionError):
-            return True
-
-    def close(self) -> None:
-        self._sock.close()
-
-    async def _take(self, size: int) -> bytes:
-        while len(self._buffer) < size:
-            await self._fill()
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
-
-    async def _fill(self) -> None:
-        chunk = await self._loop.sock_recv(self._sock, 65536)
-        if not chunk:
-            raise EOFError("the server closed the connection")
-        self._buffer += chunk
-
-
-async def first_message(raw: RawClient) -> Message:
+async def first_message(raw: RawWebSocket) -> Message:
     opcode, payload = await raw.frame()
     assert opcode == 0x1, (opcode, payload)
     message: Message = json.loads(payload)
@@ -258,7 +193,7 @@ async def test_a_stalled_client_costs_normal_clients_nothing(
     story: Story, publisher: RedisProgressPublisher
 ) -> None:
     await publish_initial(publisher, story.id)
-    stalled = await RawClient.open(story.gateway.port, story.path)
+    stalled = await RawWebSocket.open(story.gateway.port, story.path)
     await asyncio.wait_for(first_message(stalled), timeout(10))  # subscribed; it never reads again
     clients = await asyncio.gather(*(open_client(story) for _ in range(50)))
     try:
@@ -291,7 +226,7 @@ async def test_b_a_client_that_stops_reading_finds_4008(
     story: Story, publisher: RedisProgressPublisher
 ) -> None:
     await publish_initial(publisher, story.id)
-    paused = await RawClient.open(story.gateway.port, story.path)
+    paused = await RawWebSocket.open(story.gateway.port, story.path)
     try:
         snapshot = await asyncio.wait_for(first_message(paused), timeout(10))
         stopped_at = time.monotonic()

@@ -137,6 +137,22 @@ async def started(container: Container) -> tuple[ProgressHub, Gateway]:
     return hub, gateway
 
 
+async def rig_on(container: Container) -> Rig:
+    """A rig over the container's gateway, started, with the rig's user owning its story."""
+    hub, gateway = await started(container)
+    rig = Rig(
+        container.memory_broker(),
+        container.directory(),
+        container.tokens(),
+        container.metrics(),
+        hub,
+        gateway,
+        container,
+    )
+    rig.directory.add(rig.story, rig.user)
+    return rig
+
+
 @pytest.fixture
 async def make_rig() -> AsyncIterator[MakeRig]:
     rigs: list[Rig] = []
@@ -148,18 +164,7 @@ async def make_rig() -> AsyncIterator[MakeRig]:
         ownership_ttl: float = 60.0,
         redis_mode: RedisMode = "standalone",
     ) -> Rig:
-        container = memory_container(broker, limits, backoff, ownership_ttl, redis_mode)
-        hub, gateway = await started(container)
-        rig = Rig(
-            container.memory_broker(),
-            container.directory(),
-            container.tokens(),
-            container.metrics(),
-            hub,
-            gateway,
-            container,
-        )
-        rig.directory.add(rig.story, rig.user)
+        rig = await rig_on(memory_container(broker, limits, backoff, ownership_ttl, redis_mode))
         rigs.append(rig)
         return rig
 
