@@ -33,9 +33,10 @@ from entrypoints.container import Container
 from entrypoints.rebalancing import Rebalancer, Rebalancing
 from entrypoints.server import GatewayServer, gateway_config
 from entrypoints.settings import Settings
-from entrypoints.supervisor import READY, Supervisor
+from entrypoints.supervisor import Supervisor
 from entrypoints.worker_peers import beside_siblings
 from entrypoints.worker_place import LoadBoard, WorkerPlace
+from entrypoints.worker_processes import READY
 
 
 def run_workers(count: int, settings: Settings, rebalancing: Rebalancing | None = None) -> int:

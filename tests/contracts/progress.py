@@ -59,7 +59,7 @@ class ProgressPorts:
             await self.topics.watch([Topic("story", story) for story in stories])
 
 
-def make_update(
+def make_update(  # noqa: PLR0913, PLR0917 (a ProgressUpdate: the dataclass's fields)
     story_id: UUID,
     status: StoryStatus = StoryStatus.ANALYZING,
     percent: int = 10,

@@ -50,7 +50,7 @@ async def test_frame_over_4_kib_is_closed_1009(
 
 
 @pytest.mark.parametrize(("size", "clean"), [(65_536, True), (262_144, False)])
-async def test_larger_frames_are_closed_1009(
+async def test_larger_frames_are_closed_1009(  # noqa: PLR0913, PLR0917 (the fixtures the test uses)
     sockets: BrowserSockets,
     gateway: GatewayProcess,
     tokens: Tokens,

@@ -53,7 +53,7 @@ def import_map(package: Path) -> str:
     return json.dumps({"imports": {manifest["name"]: f"/node_modules/{manifest['name']}/{entry}"}})
 
 
-async def test_the_packed_module_follows_a_story_from_an_application_s_origin(
+async def test_the_packed_module_follows_a_story_from_an_application_s_origin(  # noqa: PLR0913, PLR0917 (the fixtures the test uses)
     page: Page,
     gateway: GatewayProcess,
     tokens: Tokens,

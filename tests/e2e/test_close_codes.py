@@ -74,7 +74,7 @@ async def close_seen(sockets: BrowserSockets, name: str, url: str) -> tuple[int,
     ],
 )
 @pytest.mark.parametrize("endpoint", ["story", "dashboard"])
-async def test_bad_token_is_closed_4001(
+async def test_bad_token_is_closed_4001(  # noqa: PLR0913, PLR0917 (the fixtures the test uses)
     module_sockets: BrowserSockets,
     request: pytest.FixtureRequest,
     gateway: GatewayProcess,
@@ -92,7 +92,7 @@ async def test_bad_token_is_closed_4001(
 
 
 @pytest.mark.parametrize("kind", ["another_users_story", "unknown_story", "not_a_uuid", "uuid_prefix"])
-async def test_story_not_yours_is_closed_4003(
+async def test_story_not_yours_is_closed_4003(  # noqa: PLR0913, PLR0917 (the fixtures the test uses)
     module_sockets: BrowserSockets,
     request: pytest.FixtureRequest,
     gateway: GatewayProcess,

@@ -25,13 +25,13 @@ from adapters.json_codec import JsonCodec
 from adapters.redis_cluster import ClusterKeys, ClusterProgressPublisher, open_redis_cluster
 from domain.progress import ProgressUpdate, StoryStatus
 from testkit.browser import BrowserSockets
+from testkit.browser_workers import BrowserOnWorkers, sigterm_closes_every_socket_with_1001
 from testkit.clients import clients_on_workers
 from testkit.postgres import Database
 from testkit.processes import GatewayProcess, gateway_env, http_status
 from testkit.redis_cluster import RedisCluster
 from testkit.waiting import wait_until
 from tests.e2e.conftest import Tokens, new_story
-from tests.e2e.test_workers import BrowserOnWorkers, sigterm_closes_every_socket_with_1001
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 logger = logging.getLogger(__name__)

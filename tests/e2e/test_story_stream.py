@@ -69,7 +69,7 @@ async def test_snapshot_first_then_live_update_ping_and_status(
     assert state["readyState"] == 1
 
 
-async def test_update_from_the_publish_command_reaches_the_browser(
+async def test_update_from_the_publish_command_reaches_the_browser(  # noqa: PLR0913, PLR0917 (the fixtures the test uses)
     sockets: BrowserSockets,
     gateway: GatewayProcess,
     tokens: Tokens,

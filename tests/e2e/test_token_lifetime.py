@@ -53,7 +53,7 @@ async def test_expiry_closes_4001_unless_renewed(
     ("renewal", "reason"),
     [("another user's token", "invalid_token"), ("an expired token", "token_expired")],
 )
-async def test_a_bad_renewal_is_closed_4001(
+async def test_a_bad_renewal_is_closed_4001(  # noqa: PLR0913, PLR0917 (the fixtures the test uses)
     sockets: BrowserSockets,
     gateway: GatewayProcess,
     tokens: Tokens,

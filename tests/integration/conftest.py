@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
@@ -15,13 +16,14 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster as ClusterClient
+from redis.exceptions import RedisClusterException, RedisError
 from websockets.asyncio.client import connect
 
 from adapters.json_codec import JsonCodec
 from adapters.jwt_tokens import JwtTokenIssuer
 from adapters.redis_cluster import ClusterKeys, ClusterProgressPublisher, open_redis_cluster
 from adapters.redis_progress import RedisKeys, RedisProgressFeed, RedisProgressPublisher
-from domain.progress import StoryStatus
+from domain.progress import ProgressUpdate, StoryStatus
 from entrypoints.resources import open_redis
 from testkit.clients import ProgressClient
 from testkit.postgres import Database
@@ -220,3 +222,25 @@ async def two_workers(
     gateway = start_gateway(command=("serve", "--workers", "2"))
     workers = await asyncio.to_thread(gateway.wait_workers, 2)
     return TwoWorkers(gateway, story, workers)
+
+
+def stories(count: int, keep: Callable[[uuid.UUID], bool] = lambda _: True) -> list[uuid.UUID]:
+    """`count` new story ids for which `keep` holds (a slot on a given master, say)."""
+    return list(itertools.islice(filter(keep, iter(uuid.uuid4, None)), count))
+
+
+async def keep_publishing(
+    publisher: ClusterProgressPublisher,
+    story: uuid.UUID,
+    owner: uuid.UUID,
+    published: list[ProgressUpdate],
+    stop: asyncio.Event,
+) -> None:
+    """A worker that keeps going through the failover: a failed publish is simply tried again."""
+    for percent in itertools.cycle(range(2, 99)):
+        if stop.is_set():
+            return
+        with contextlib.suppress(RedisError, RedisClusterException, OSError):
+            published.append(await publisher.publish(make_update(story, percent=percent), owner))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.05)  # the worker's pace

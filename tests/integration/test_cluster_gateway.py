@@ -37,11 +37,11 @@ from tests.integration.conftest import (
     cluster_client_at,
     dashboard_path,
     issue_token,
+    keep_publishing,
     of_story,
     publisher_on,
     story_path,
 )
-from tests.integration.test_redis_cluster_topology import keep_publishing
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from tests.integration.conftest import (
 )
 
 
-async def test_an_update_on_a_users_channel_for_another_users_story_is_not_delivered(
+async def test_an_update_on_a_users_channel_for_another_users_story_is_not_delivered(  # noqa: PLR0913, PLR0917 (the fixtures the test uses)
     redis_cluster: RedisCluster,
     start_cluster_gateway: StartClusterGateway,
     cluster_publisher: ClusterProgressPublisher,
@@ -64,7 +64,7 @@ async def test_an_update_on_a_users_channel_for_another_users_story_is_not_deliv
     assert watcher.seqs() == [1]
 
 
-async def test_a_revocation_published_on_the_sharded_channel_closes_a_moved_story_at_once(
+async def test_a_revocation_published_on_the_sharded_channel_closes_a_moved_story_at_once(  # noqa: PLR0913, PLR0917 (the fixtures the test uses)
     redis_cluster: RedisCluster,
     start_cluster_gateway: StartClusterGateway,
     cluster_publisher: ClusterProgressPublisher,

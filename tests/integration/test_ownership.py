@@ -82,7 +82,7 @@ async def test_a_moved_or_deleted_story_closes_its_socket_with_4003_within_the_t
     assert again == (4003, "forbidden")
 
 
-async def test_a_revocation_closes_at_once_well_under_the_ttl(
+async def test_a_revocation_closes_at_once_well_under_the_ttl(  # noqa: PLR0913, PLR0917 (the fixtures the test uses)
     start_gateway: StartGateway,
     new_story: NewStory,
     database: Database,
@@ -110,7 +110,7 @@ async def test_a_revocation_closes_at_once_well_under_the_ttl(
     assert again == (4003, "forbidden")
 
 
-async def test_a_moved_story_leaves_the_old_owners_dashboard_and_joins_the_new_owners(
+async def test_a_moved_story_leaves_the_old_owners_dashboard_and_joins_the_new_owners(  # noqa: PLR0913, PLR0917 (the fixtures the test uses)
     start_gateway: StartGateway,
     new_story: NewStory,
     database: Database,
@@ -155,7 +155,7 @@ async def answer(connection: ClientConnection, command: str) -> list[dict[str, A
     return messages
 
 
-async def test_status_answers_once_per_story_when_the_stored_state_changed_without_a_publish(
+async def test_status_answers_once_per_story_when_the_stored_state_changed_without_a_publish(  # noqa: PLR0913, PLR0917 (the fixtures the test uses)
     start_gateway: StartGateway,
     new_story: NewStory,
     database: Database,

@@ -41,7 +41,7 @@ def test_each_example_publishes_a_whole_walk() -> None:
 
 
 @pytest.mark.parametrize("api", ["sync", "asyncio"])
-async def test_the_documented_example_reaches_a_client(
+async def test_the_documented_example_reaches_a_client(  # noqa: PLR0913, PLR0917 (the fixtures the test uses)
     start_gateway: StartGateway,
     new_story: NewStory,
     redis_url: str,

@@ -27,7 +27,7 @@ from testkit.waiting import timeout
 from tests.contracts.progress import ProgressPorts
 
 
-def update(
+def update(  # noqa: PLR0913, PLR0917 (a ProgressUpdate: the dataclass's fields)
     story_id: UUID,
     status: StoryStatus = StoryStatus.ANALYZING,
     percent: int = 10,
