@@ -15,13 +15,8 @@ from adapters.redis_cluster import ClusterKeys, ClusterProgressPublisher
 from adapters.redis_cluster_feed import ClusterProgressFeed
 from domain.values import Topic
 from testkit.redis_cluster import RedisCluster
-from tests.contracts.progress import (
-    BreakableFeed,
-    ProgressFeedContract,
-    ProgressFeedOutageContract,
-    ProgressPorts,
-    ProgressPublisherContract,
-)
+from tests.contracts.progress import ProgressPorts, ProgressPublisherContract
+from tests.contracts.progress_feed import BreakableFeed, ProgressFeedContract, ProgressFeedOutageContract
 from tests.integration.conftest import TTL_SECONDS, cluster_client_at
 
 

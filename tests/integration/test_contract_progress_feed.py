@@ -11,7 +11,7 @@ import pytest
 from adapters.json_codec import JsonCodec
 from adapters.redis_progress import RedisKeys, RedisProgressFeed
 from testkit.redis import RedisServer
-from tests.contracts.progress import BreakableFeed, ProgressFeedContract, ProgressFeedOutageContract
+from tests.contracts.progress_feed import BreakableFeed, ProgressFeedContract, ProgressFeedOutageContract
 from tests.integration.conftest import redis_client_at
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.memory import MemoryBroker
-from tests.contracts.progress import BreakableFeed, ProgressFeedContract, ProgressFeedOutageContract
+from tests.contracts.progress_feed import BreakableFeed, ProgressFeedContract, ProgressFeedOutageContract
 
 
 class TestMemoryBrokerAsFeed(ProgressFeedContract):
