@@ -1,4 +1,5 @@
-"""The tests' one timeout unit, and waiting on a condition instead of sleeping a fixed time."""
+"""The tests' one timeout unit, waiting on a condition instead of sleeping a fixed time, and a clock
+the test moves by hand."""
 
 from __future__ import annotations
 
@@ -51,3 +52,13 @@ async def outcome(call: Awaitable[object], seconds: float = 2.0) -> str:
     except Exception as exc:  # noqa: BLE001 (the outcome is what the caller asserts on)
         return repr(exc)
     return "answered"
+
+
+class Clock:
+    """A clock the test moves by hand (`now += seconds`): no waiting for a TTL to pass."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now

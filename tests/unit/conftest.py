@@ -15,12 +15,14 @@ from uuid import UUID
 import pytest
 from dependency_injector import providers
 
+from adapters.json_codec import JsonCodec
 from adapters.memory import MemoryBroker, MemoryMetrics, MemorySocket, MemoryStoryDirectory, MemoryTokens
 from domain.aio.backoff import Backoff
+from domain.connection.outbox import Outbox
 from domain.connection.session import SessionLimits
 from domain.gateway import Gateway
 from domain.hub.hub import ProgressHub
-from domain.progress import ProgressUpdate, StoryStatus
+from domain.progress import Frame, ProgressUpdate, StoryStatus
 from entrypoints.container import Container
 from entrypoints.settings import RedisMode, Settings
 from testkit.waiting import timeout
@@ -36,6 +38,29 @@ def update(  # noqa: PLR0913, PLR0917 (a ProgressUpdate: the dataclass's fields)
     at: datetime | None = None,
 ) -> ProgressUpdate:
     return ProgressUpdate(story_id, status, percent, step, at or datetime.now(UTC), seq)
+
+
+S = StoryStatus
+_CODEC = JsonCodec()
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def frame(story: UUID, status: StoryStatus, percent: int, seq: int | None, at: datetime = T0) -> Frame:
+    progress = update(story, status, percent, seq=seq, at=at)
+    return Frame(progress, _CODEC.encode_bytes(progress))
+
+
+def drain(outbox: Outbox) -> list[Any]:
+    """Everything a sender would write now, progress decoded, control text as is."""
+    received: list[Any] = []
+    while (entry := outbox.pop()) is not None:
+        received.append(json.loads(entry.text) if isinstance(entry, Frame) else entry)
+        outbox.done()
+    return received
+
+
+def seen(outbox: Outbox) -> list[tuple[str, int, int | None]]:
+    return [(m["status"], m["progress_percent"], m.get("seq")) for m in drain(outbox)]
 
 
 def progress(socket: MemorySocket) -> list[dict[str, Any]]:
