@@ -10,11 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import socket
 import struct
 import time
-import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from adapters.json_codec import JsonCodec
 from adapters.jwt_tokens import JwtTokenIssuer
 from adapters.redis_progress import RedisKeys, RedisProgressPublisher
 from domain.progress import ProgressUpdate, StoryStatus
+from testkit.metrics import scrape
 from testkit.postgres import Database
 from testkit.processes import GatewayProcess, gateway_env, rss_bytes, tcp_sockets
 from testkit.waiting import timeout, wait_for_condition
@@ -162,23 +161,18 @@ async def first_message(raw: RawWebSocket) -> Message:
     return message
 
 
-def slow_client_closures(gateway: GatewayProcess) -> float:
-    with urllib.request.urlopen(f"{gateway.http}/metrics", timeout=2) as response:  # noqa: S310
-        text = response.read().decode()
-    pattern = r'^gateway_connections_closed_total\{endpoint="story",reason="slow_client"\} (\S+)$'
-    found = re.search(pattern, text, re.MULTILINE)
-    return float(found.group(1)) if found else 0.0
+async def slow_client_closures(gateway: GatewayProcess) -> float:
+    scraped = await scrape(gateway.http)
+    return scraped.value("gateway_connections_closed_total", endpoint="story", reason="slow_client")
 
 
 async def wait_for_slow_client_closures(gateway: GatewayProcess, count: float, seconds: float) -> float:
     """Poll the server's metrics until `count` sessions were closed as slow; returns the seconds waited."""
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    async with asyncio.timeout(timeout(seconds)):
-        while True:
-            if await asyncio.to_thread(slow_client_closures, gateway) >= count:
-                return loop.time() - start
-            await asyncio.sleep(0.05)
+
+    async def reached() -> bool:
+        return await slow_client_closures(gateway) >= count
+
+    return await wait_for_condition(reached, seconds, f"{count} sessions closed as slow clients")
 
 
 async def sample_peak_rss(gateway: GatewayProcess, stop: asyncio.Event) -> int:
@@ -208,7 +202,7 @@ async def test_a_stalled_client_costs_normal_clients_nothing(
         stop.set()
         peak_growth = await sampler - rss_before
         await wait_for_slow_client_closures(story.gateway, 1, 10)
-        slow_closures = await asyncio.to_thread(slow_client_closures, story.gateway)
+        slow_closures = await slow_client_closures(story.gateway)
     finally:
         stalled.close()
         await asyncio.gather(*(ws.close() for ws in clients))
@@ -273,7 +267,7 @@ async def test_c_a_slow_reader_that_keeps_up_gets_every_status_in_order(
     assert received[-1] == json.loads(JsonCodec().encode(published[-1]))
     assert status_runs([m["status"] for m in received]) == status_runs([u.status for u in published])
     assert len(received) < len(published)  # it fell behind far enough that percent updates were merged
-    assert await asyncio.to_thread(slow_client_closures, story.gateway) == 0
+    assert await slow_client_closures(story.gateway) == 0
 
 
 STALLED = 50
@@ -323,4 +317,4 @@ async def test_d_every_reader_that_stops_is_closed_by_slow_client_seconds_plus_5
     assert time.monotonic() - stopped >= SLOW_CLIENT_SECONDS
     assert released_after < SLOW_CLIENT_SECONDS + 5
     assert closes == [(4008, "slow_client")] * STALLED
-    assert await asyncio.to_thread(slow_client_closures, story.gateway) == STALLED
+    assert await slow_client_closures(story.gateway) == STALLED
