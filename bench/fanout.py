@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bench.crowd import crowd
 from bench.servers import Server, running
@@ -31,6 +31,20 @@ CASES = (  # label, stories, clients per story, clients offer permessage-deflate
 
 
 @dataclass(frozen=True)
+class Traffic:
+    """`stories x per_story` connections, `rate` updates a second per story for `seconds`; with
+    `stalled`, one more client of the first story completes its handshake and never reads."""
+
+    stories: int
+    per_story: int
+    rate: float
+    seconds: float
+    step: str = STEP_TEXT
+    stalled: bool = False
+    sse: bool = False  # Server-Sent Events streams instead of WebSockets
+
+
+@dataclass(frozen=True)
 class Delivery:
     """One fan-out run as seen by its clients and the server."""
 
@@ -46,25 +60,19 @@ def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[min(int(len(ordered) * fraction), len(ordered) - 1)] if ordered else float("nan")
 
 
-async def deliver(
-    world: World, server: Server, shape: tuple[int, int], rate: float, seconds: float, *options: str,
-    step: str = STEP_TEXT, stalled: bool = False, sse: bool = False,
-) -> Delivery:  # fmt: skip
-    """`stories x clients` connections (Server-Sent Events streams with `sse`), `rate` updates a
-    second per story for `seconds`; with `stalled`, one more client of the first story completes
-    its handshake and never reads."""
-    stories, per_story = shape
-    held = await world.stories(stories)
-    urls = [server.url(story, sse=sse) for story in held for _ in range(per_story)]
-    count = max(int(rate * seconds), 2)
+async def deliver(world: World, server: Server, traffic: Traffic, *options: str) -> Delivery:
+    """The `traffic`, to clients started with `options`, as they and the server saw it."""
+    held = await world.stories(traffic.stories)
+    urls = [server.url(story, sse=traffic.sse) for story in held for _ in range(traffic.per_story)]
+    count = max(int(traffic.rate * traffic.seconds), 2)
     async with contextlib.AsyncExitStack() as stack:
-        if stalled:
+        if traffic.stalled:
             reader = await stack.enter_async_context(crowd("hold", urls[:1], "--stall", processes=1))
             await reader.go()
         clients = await stack.enter_async_context(crowd("fanout", urls, "--retry", *options))
         ready = await clients.go()
         before, clients_before = server.cpu(), clients.cpu()
-        await world.publish_at_rate(held, rate, count, step)
+        await world.publish_at_rate(held, traffic.rate, count, traffic.step)
         received, latencies = await clients.results()
         cpu, clients_cpu = server.cpu() - before, clients.cpu() - clients_before
     latencies.sort()
@@ -84,9 +92,8 @@ async def fanout(world: World, kind: str, settings: Settings) -> Figures:
     async with running(kind, world) as server:
         for label, stories, per_story, deflate in CASES:
             options = ("--deflate",) if deflate else ()
-            got = await deliver(
-                world, server, (stories, per_story), FANOUT_RATE, settings.publish_seconds, *options
-            )
+            traffic = Traffic(stories, per_story, FANOUT_RATE, settings.publish_seconds)
+            got = await deliver(world, server, traffic, *options)
             figures[f"CPU per 1,000 deliveries, {label}, 10/s [ms]"] = got.cpu_ms_per_1k
             figures[f"updates merged, {label}, 10/s [count]"] = got.merged
             if deflate:
@@ -98,7 +105,7 @@ async def fanout(world: World, kind: str, settings: Settings) -> Figures:
 async def merge(world: World, kind: str, settings: Settings) -> Figures:
     """1 story x 1,000 clients at 40 updates/s: what is merged, and the publish → receive latency."""
     async with running(kind, world) as server:
-        got = await deliver(world, server, (1, 1000), MERGE_RATE, settings.publish_seconds)
+        got = await deliver(world, server, Traffic(1, 1000, MERGE_RATE, settings.publish_seconds))
     count = max(int(MERGE_RATE * settings.publish_seconds), 2)
     return {
         f"1 story x 1,000 clients, 40/s: updates merged, of {count * 1000:,} [count]": got.merged,
@@ -111,15 +118,15 @@ async def merge(world: World, kind: str, settings: Settings) -> Figures:
 
 async def stalled(world: World, kind: str, settings: Settings) -> Figures:
     """200 clients at 100 updates/s of ~2 KB, without and then with one more client that never reads."""
-    shape, seconds = (1, STALL_CLIENTS), settings.publish_seconds
+    alone = Traffic(1, STALL_CLIENTS, STALL_RATE, settings.publish_seconds, step=BIG_STEP)
     async with running(kind, world) as server:
-        alone = await deliver(world, server, shape, STALL_RATE, seconds, step=BIG_STEP)
-        stall = await deliver(world, server, shape, STALL_RATE, seconds, step=BIG_STEP, stalled=True)
+        without = await deliver(world, server, alone)
+        stall = await deliver(world, server, replace(alone, stalled=True))
     what = f"{STALL_CLIENTS} clients, 100/s of 2 KB"
     return {
         f"{what}: merged per normal client, one client stalled [count]": stall.merged / STALL_CLIENTS,
-        f"{what}: merged per client, no stalled client [count]": alone.merged / STALL_CLIENTS,
+        f"{what}: merged per client, no stalled client [count]": without.merged / STALL_CLIENTS,
         f"{what}: p99, one client stalled [ms]": stall.p99_ms,
-        f"{what}: p99, no stalled client [ms]": alone.p99_ms,
-        f"{what}: p99 with / without the stalled client [x]": stall.p99_ms / alone.p99_ms,
+        f"{what}: p99, no stalled client [ms]": without.p99_ms,
+        f"{what}: p99 with / without the stalled client [x]": stall.p99_ms / without.p99_ms,
     }

@@ -144,9 +144,7 @@ async def broker_messages(world: World, cluster: RedisCluster | None) -> tuple[f
         publisher: ClusterProgressPublisher | None = None
         redis_url, mode = SHARED_REDIS, "standalone"
         if cluster is not None:
-            client = await stack.enter_async_context(
-                contextlib.asynccontextmanager(open_redis_cluster)(cluster.url)
-            )
+            client = await stack.enter_async_context(open_redis_cluster(cluster.url))
             await client.initialize()  # concurrent first uses race in redis-py 8.1 (redis-py#3935)
             publisher = ClusterProgressPublisher(client, JsonCodec(), ClusterKeys(world.prefix), TTL_SECONDS)
             await publish_cluster(publisher, held, StoryStatus.ANALYZING, 0, 0)  # the snapshots

@@ -3,8 +3,10 @@ after the other, and the memory an idle stream holds."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bench.crowd import crowd
-from bench.fanout import FANOUT_RATE, deliver
+from bench.fanout import FANOUT_RATE, Traffic, deliver
 from bench.servers import running
 from bench.settings import Settings
 from bench.world import World
@@ -18,8 +20,9 @@ async def sse(world: World, kind: str, settings: Settings) -> Figures:
     """10 stories x 100 clients at 10 updates/s over WebSocket, then over SSE, on the same server:
     server CPU per 1,000 deliveries of each and their ratio; then RSS per idle stream."""
     async with running(kind, world) as server:
-        ws = await deliver(world, server, SHAPE, FANOUT_RATE, settings.publish_seconds)
-        streams = await deliver(world, server, SHAPE, FANOUT_RATE, settings.publish_seconds, sse=True)
+        traffic = Traffic(*SHAPE, FANOUT_RATE, settings.publish_seconds)
+        ws = await deliver(world, server, traffic)
+        streams = await deliver(world, server, replace(traffic, sse=True))
     what = "10 stories x 100 clients, 10/s"
     ratio = streams.cpu_ms_per_1k / ws.cpu_ms_per_1k
     return {

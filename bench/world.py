@@ -70,7 +70,7 @@ class World:
             body = self.codec.encode_bytes(each)
             pipe.evalsha(
                 self.sha, 2, keys.snapshot(each.story_id), keys.counter(each.story_id), body,
-                keys.channel(each.story_id), TTL_SECONDS,
+                keys.story_channel(each.story_id), TTL_SECONDS,
             )  # fmt: skip
         await pipe.execute()
 

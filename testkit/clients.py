@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from testkit.processes import GatewayProcess
 from testkit.waiting import timeout
@@ -96,14 +97,15 @@ async def served_client(stack: AsyncExitStack, gateway: GatewayProcess, path: st
 
 
 async def clients_on_workers(
-    stack: AsyncExitStack, gateway: GatewayProcess, path: str, seq: int, workers: list[int], each: int = 1
+    stack: AsyncExitStack, gateway: GatewayProcess, path: str, workers: list[int], each: int = 1
 ) -> list[WorkerClient]:
-    """Open clients of `path` until each of `workers` serves at least `each` of them."""
+    """Open clients of `path` until each of `workers` serves at least `each` of them (each client
+    served: it read the story's first update, seq 1)."""
     clients: list[WorkerClient] = []
     while any(sum(c.worker == worker for c in clients) < each for worker in workers):
         if len(clients) == MAX_SPREAD_CLIENTS:
             pytest.fail(f"{MAX_SPREAD_CLIENTS} clients and still not {each} on each of {workers}")
-        clients.append(await served_client(stack, gateway, path, seq))
+        clients.append(await served_client(stack, gateway, path, 1))
     return clients
 
 
@@ -116,3 +118,34 @@ async def closed_connections(http: str, reason: str) -> float:
         rf'^gateway_connections_closed_total\{{[^}}]*reason="{re.escape(reason)}"[^}}]*\}} (\S+)$'
     )
     return sum(float(m.group(1)) for line in text.splitlines() if (m := pattern.match(line)))
+
+
+async def closed_within(connection: ClientConnection, seconds: float = 5.0) -> tuple[int, str, float]:
+    """Read (and drop) until the server closes: its code, its reason, and the seconds it took.
+    Fails if it is still open after `seconds` (scaled), or closes without a close frame."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    try:
+        async with asyncio.timeout(timeout(seconds)):
+            while True:
+                await connection.recv()
+    except ConnectionClosed as closed:
+        frame = closed.rcvd
+    except TimeoutError:
+        pytest.fail(f"still open after {timeout(seconds):.1f} s")
+    if frame is None:
+        pytest.fail("the server sent no close frame")
+    return frame.code, frame.reason, loop.time() - start
+
+
+async def close_code(connection: ClientConnection) -> int:
+    """Read until the server closes; the code it sent."""
+    code, _, _ = await closed_within(connection)
+    return code
+
+
+async def closed_with(url: str) -> tuple[int, str]:
+    """Connect (the handshake must succeed), then read until the server closes: its code and reason."""
+    async with connect(url, open_timeout=timeout(5)) as connection:
+        code, reason, _ = await closed_within(connection)
+    return code, reason

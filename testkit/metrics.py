@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from prometheus_client.parser import text_string_to_metric_families
 
 from testkit.clients import http_text
+from testkit.processes import GatewayProcess
+from testkit.waiting import wait_for_condition
 
 
 @dataclass(frozen=True)
@@ -35,3 +37,15 @@ async def scrape(base_url: str) -> Scrape:
     status, text = await http_text(f"{base_url}/metrics")
     assert status == 200, f"/metrics answered {status}"
     return Scrape.parse(text)
+
+
+async def metric_reaches(gateway: GatewayProcess, name: str, wanted: float, **labels: str) -> Scrape:
+    """Scrape until `name{labels}` reaches `wanted` (counters are updated after the client sees the close)."""
+    latest: list[Scrape] = []
+
+    async def reached() -> bool:
+        latest[:] = [await scrape(gateway.http)]
+        return latest[0].value(name, **labels) >= wanted
+
+    await wait_for_condition(reached, 5, f"{name}{labels} >= {wanted}")
+    return latest[0]

@@ -106,6 +106,15 @@ class RawWebSocket:
             if opcode == CLOSE:
                 return struct.unpack("!H", payload[:2])[0], payload[2:].decode()
 
+    async def send_close(self, code: int) -> None:
+        await self.send(masked(CLOSE, struct.pack("!H", code)))
+
+    async def at_eof(self) -> bool:
+        """True once the server has closed the TCP connection (FIN or reset); what it sent meanwhile
+        is read and dropped."""
+        await self.until_eof()
+        return True
+
     async def until_eof(self) -> bytes:
         """Everything the server still sends, up to its FIN or reset."""
         data = self.buffer

@@ -77,9 +77,10 @@ class PrometheusMetrics:
     def connection_opened(self, endpoint: str) -> None:
         self._connections.labels(endpoint).inc()
 
-    def connection_closed(self, endpoint: str, reason: str) -> None:
+    def connection_closed(self, endpoint: str, reason: str, code: int) -> None:
         self._connections.labels(endpoint).dec()
         self._closed.labels(endpoint, reason).inc()
+        self._closes.labels(endpoint, close_code_label(code)).inc()
 
     def update_received(self, lag_seconds: float) -> None:
         self._received.add(1)
@@ -105,9 +106,6 @@ class PrometheusMetrics:
 
     def connected(self, endpoint: str, seconds: float) -> None:
         self._connect.labels(endpoint).observe(seconds)
-
-    def close_code(self, endpoint: str, code: int) -> None:
-        self._closes.labels(endpoint, close_code_label(code)).inc()
 
     def authentication_failed(self, reason: AuthFailure) -> None:
         self._auth_failures.labels(reason.value).inc()

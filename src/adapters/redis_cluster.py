@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from uuid import UUID
 
@@ -35,6 +36,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from adapters.json_codec import JsonCodec
+from codestory_progress_worker import keys
 from codestory_progress_worker.aio import AsyncClusterBackend
 from domain.progress import ProgressUpdate
 from domain.values import Topic
@@ -42,24 +44,9 @@ from domain.values import Topic
 logger = logging.getLogger(__name__)
 
 
-class ClusterKeys:
-    """Names with a literal hash tag; the prefix goes before `story:`, outside the braces."""
-
-    def __init__(self, prefix: str = "") -> None:
-        self.prefix = prefix
-        self.revocations = f"{prefix}revocations"  # sharded (SPUBLISH): a story id per message
-
-    def snapshot(self, story_id: UUID) -> str:
-        return f"{self.prefix}story:{{{story_id}}}:progress"
-
-    def counter(self, story_id: UUID) -> str:
-        return f"{self.prefix}story:{{{story_id}}}:seq"
-
-    def story_channel(self, story_id: UUID) -> str:
-        return f"{self.prefix}story:{{{story_id}}}"
-
-    def user_channel(self, user_id: UUID) -> str:
-        return f"{self.prefix}user:{{{user_id}}}"
+class ClusterKeys(keys.ClusterKeys):
+    """The SDK's names with their literal hash tag (the prefix before `story:`, outside the braces),
+    and what the feed needs: a topic's channel, and the topic of a channel."""
 
     def channel(self, topic: Topic) -> str:
         return self.story_channel(topic.id) if topic.kind == "story" else self.user_channel(topic.id)
@@ -91,6 +78,7 @@ class ClusterProgressPublisher:
         return replace(unsequenced, seq=receipt.seq)
 
 
+@asynccontextmanager
 async def open_redis_cluster(url: str, max_connections: int = 100) -> AsyncIterator[RedisCluster]:
     """No retries inside redis-py (a failure must reach the hub); bounded connect and read times.
 

@@ -29,7 +29,7 @@ CHUNK = 500  # snapshot keys per round of MGETs
 
 
 class ClusterProgressFeed:
-    per_topic = True  # only the watched topics' channels are subscribed
+    """A `TopicFeed`: only the watched topics' channels are subscribed."""
 
     def __init__(
         self,
@@ -79,10 +79,6 @@ class ClusterProgressFeed:
         self._topics.difference_update(topics)
         if self._live is not None:
             self._live.unsubscribe([self._keys.channel(t) for t in topics])
-
-    async def snapshot(self, story_id: UUID) -> ProgressUpdate | None:
-        found = await self.snapshots([story_id])
-        return found[0] if found else None
 
     async def snapshots(self, story_ids: Sequence[UUID]) -> list[ProgressUpdate]:
         found: list[ProgressUpdate] = []

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import AsyncGenerator, Collection, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import replace
 from typing import Any
 from uuid import UUID
@@ -24,28 +24,22 @@ from redis.exceptions import RedisError
 
 from adapters.json_codec import JsonCodec
 from codestory_progress_worker.aio import AsyncRedisBackend
+from codestory_progress_worker.keys import StandaloneKeys
 from domain.errors import FeedUnavailable
 from domain.progress import InvalidUpdate, ProgressUpdate, RejectReason
-from domain.values import FeedEvent, Rejected, Revoked, Subscribed, Topic, revocation
+from domain.values import FeedEvent, Rejected, Revoked, Subscribed, revocation
 
 
-class RedisKeys:
+class RedisKeys(StandaloneKeys):
+    """The SDK's names (the one home of the key scheme), and what the feed needs to read them: the
+    pattern it subscribes, and the story of a channel."""
+
     def __init__(self, prefix: str = "") -> None:
-        self.prefix = prefix
+        super().__init__(prefix)
         self.pattern = f"{prefix}story:*"
-        self.revocations = f"{prefix}revocations"  # a story id per message: its ownership changed
-
-    def channel(self, story_id: UUID) -> str:
-        return f"{self.prefix}story:{story_id}"
-
-    def snapshot(self, story_id: UUID) -> str:
-        return f"{self.prefix}story:{story_id}:progress"
-
-    def counter(self, story_id: UUID) -> str:
-        return f"{self.prefix}story:{story_id}:seq"
 
     def story_of(self, channel: str) -> UUID | None:
-        """The story of a channel named exactly as `channel(story_id)` names it, else None."""
+        """The story of a channel named exactly as `story_channel(story_id)` names it, else None."""
         head = f"{self.prefix}story:"
         if not channel.startswith(head):
             return None
@@ -53,7 +47,7 @@ class RedisKeys:
             story = UUID(channel[len(head) :])
         except ValueError:
             return None
-        return story if self.channel(story) == channel else None
+        return story if self.story_channel(story) == channel else None
 
 
 class RedisProgressPublisher:
@@ -76,8 +70,6 @@ MGET_KEYS = 500  # keys per MGET: a big read never blocks Redis for long
 
 class RedisProgressFeed:
     """Bound: `channels` channel names remembered with their story (100,000), the oldest forgotten first."""
-
-    per_topic = False  # one pattern subscription brings every story
 
     def __init__(
         self,
@@ -123,16 +115,6 @@ class RedisProgressFeed:
         finally:
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
-
-    async def watch(self, topics: Collection[Topic]) -> None:
-        """Nothing to do: the pattern subscription already brings every story."""
-
-    async def unwatch(self, topics: Collection[Topic]) -> None:
-        """Nothing to do: the pattern subscription stays."""
-
-    async def snapshot(self, story_id: UUID) -> ProgressUpdate | None:
-        found = await self.snapshots([story_id])
-        return found[0] if found else None
 
     async def snapshots(self, story_ids: Sequence[UUID]) -> list[ProgressUpdate]:
         """One round trip however many: MGETs of 500 keys, pipelined."""

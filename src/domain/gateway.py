@@ -6,18 +6,17 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
-from typing import Literal
+from typing import Literal, Protocol
 from uuid import UUID
 
 from domain.access.policy import AccessPolicy
 from domain.connection.log_context import CONNECTION, ConnectionContext
 from domain.connection.outbox import Outbox
 from domain.connection.quota import ConnectionQuota
-from domain.connection.session import Refresh, Session, SessionLimits
+from domain.connection.session import Session, SessionLimits, SessionServices, Subscription
 from domain.errors import AccessDenied, ClientGone, Closure, DirectoryUnavailable, TokenRefused
 from domain.hub.hub import ProgressHub
-from domain.ports import ClientSocket, Metrics
+from domain.ports import ClientSocket, ConnectionMetrics, DeliveryMetrics
 from domain.values import Disconnect, Principal
 
 logger = logging.getLogger(__name__)
@@ -25,7 +24,13 @@ logger = logging.getLogger(__name__)
 _VANISHED = Disconnect(1006)  # the client went away without a close frame we could read
 
 Via = Literal["ws", "sse"]  # the transport: WebSocket, or Server-Sent Events
-_OpenWatch = Callable[[Principal, Outbox], Awaitable[tuple[AbstractAsyncContextManager[None], Refresh]]]
+
+
+class GatewayMetrics(ConnectionMetrics, DeliveryMetrics, Protocol):
+    """The gateway counts connections; its sessions count what they write."""
+
+
+_OpenWatch = Callable[[Principal, Outbox], Awaitable[Subscription]]
 
 
 class Gateway:
@@ -33,7 +38,7 @@ class Gateway:
         self,
         policy: AccessPolicy,
         hub: ProgressHub,
-        metrics: Metrics,
+        metrics: GatewayMetrics,
         limits: SessionLimits,
         quota: ConnectionQuota,
     ) -> None:
@@ -42,6 +47,7 @@ class Gateway:
         self._metrics = metrics
         self._limits = limits
         self._quota = quota
+        self._services = SessionServices(policy, limits, metrics)
         self._sessions = 0
         self._session_ended: asyncio.Event | None = None
 
@@ -77,28 +83,20 @@ class Gateway:
         from an earlier stream (SSE's `Last-Event-ID`): no snapshot that is not newer is sent, and a
         story that ended at or before it is not served at all (`FINISHED`: SSE's 204)."""
 
-        async def open_watch(
-            principal: Principal, outbox: Outbox
-        ) -> tuple[AbstractAsyncContextManager[None], Refresh]:
+        async def open_watch(principal: Principal, outbox: Outbox) -> Subscription:
             story_id = await self._policy.story_for(principal, raw_story_id)
             if resume is not None:
                 await self._resume(outbox, story_id, resume)
-            return self._hub.watch_story(outbox, story_id, principal.user_id), self._refresher(
-                "story", story_id
-            )
+            return self._hub.watch_story(outbox, story_id, principal.user_id)
 
-        await self._serve(_endpoint("story", via), "story", socket, token, open_watch)
+        await self._serve(_endpoint("story", via), socket, token, open_watch)
 
     async def dashboard(self, socket: ClientSocket, token: str | None, *, via: Via = "ws") -> None:
-        async def open_watch(
-            principal: Principal, outbox: Outbox
-        ) -> tuple[AbstractAsyncContextManager[None], Refresh]:
+        async def open_watch(principal: Principal, outbox: Outbox) -> Subscription:
             story_ids = await self._policy.stories_of(principal)
-            return self._hub.watch_user(outbox, principal.user_id, story_ids), self._refresher(
-                "dashboard", None
-            )
+            return self._hub.watch_user(outbox, principal.user_id, story_ids)
 
-        await self._serve(_endpoint("dashboard", via), "dashboard", socket, token, open_watch)
+        await self._serve(_endpoint("dashboard", via), socket, token, open_watch)
 
     async def _resume(self, outbox: Outbox, story_id: UUID, seq: int) -> None:
         end = await self._hub.end_of(story_id)
@@ -107,7 +105,7 @@ class Gateway:
         outbox.resume(story_id, seq)
 
     async def _serve(
-        self, endpoint: str, kind: str, socket: ClientSocket, token: str | None, open_watch: _OpenWatch
+        self, endpoint: str, socket: ClientSocket, token: str | None, open_watch: _OpenWatch
     ) -> None:
         self._sessions += 1
         context = CONNECTION.get()
@@ -115,7 +113,7 @@ class Gateway:
             context = ConnectionContext(endpoint)
         reset = CONNECTION.set(context)
         try:
-            await self._serve_session(context, kind, socket, token, open_watch)
+            await self._serve_session(context, socket, token, open_watch)
         finally:
             CONNECTION.reset(reset)
             self._sessions -= 1
@@ -123,12 +121,7 @@ class Gateway:
                 self._session_ended.set()
 
     async def _serve_session(
-        self,
-        context: ConnectionContext,
-        kind: str,
-        socket: ClientSocket,
-        token: str | None,
-        open_watch: _OpenWatch,
+        self, context: ConnectionContext, socket: ClientSocket, token: str | None, open_watch: _OpenWatch
     ) -> None:
         endpoint = context.endpoint
         self._metrics.connection_opened(endpoint)
@@ -137,7 +130,7 @@ class Gateway:
         try:
             principal = self._authenticate(token)
             context.user_id = str(principal.user_id)
-            ending = await self._run_in_share(socket, principal, open_watch, (endpoint, kind), started)
+            ending = await self._run_in_share(socket, principal, open_watch, endpoint, started)
         except AccessDenied as denied:
             logger.info("%s connection denied: %s", endpoint, denied)
             ending = denied.closure
@@ -149,10 +142,9 @@ class Gateway:
             ending = Closure.INTERNAL
         finally:
             reason = _reason(ending)
-            self._metrics.connection_closed(endpoint, reason)
+            self._metrics.connection_closed(endpoint, reason, ending.code)
         if isinstance(ending, Closure):
             await self._close(socket, ending)
-        self._metrics.close_code(endpoint, ending.code)
         logger.info("connection closed", extra={"close_code": ending.code, "close_reason": reason})
 
     async def _run_in_share(
@@ -160,25 +152,18 @@ class Gateway:
         socket: ClientSocket,
         principal: Principal,
         open_watch: _OpenWatch,
-        names: tuple[str, str],
+        endpoint: str,
         started: float,
     ) -> Closure | Disconnect:
         """Within the user's share of this process, taken before the ownership query (a user at the
-        limit costs no PostgreSQL round trip) and given back however the session ends. `names`:
-        the endpoint's label, and its stream's kind (what the fan-out counts messages by)."""
-        endpoint, kind = names
+        limit costs no PostgreSQL round trip) and given back however the session ends."""
         user = principal.user_id
         if not self._quota.acquire(user):
             raise AccessDenied(Closure.TOO_MANY_CONNECTIONS, f"{self._quota.limit} open already")
         try:
-            outbox = Outbox()
-            watch, refresh = await open_watch(principal, outbox)
-            session = Session(
-                socket, outbox, principal, self._policy, self._limits, refresh, self._metrics, kind
-            )
-            return await session.run(
-                watch, lambda: self._metrics.connected(endpoint, time.monotonic() - started)
-            )
+            watch = await open_watch(principal, Outbox())
+            session = Session(socket, principal, watch, self._services)
+            return await session.run(lambda: self._metrics.connected(endpoint, time.monotonic() - started))
         finally:
             self._quota.release(user)
 
@@ -188,15 +173,6 @@ class Gateway:
         except TokenRefused as refused:
             self._metrics.authentication_failed(refused.failure)
             raise
-
-    def _refresher(self, endpoint: str, story_id: UUID | None) -> Refresh:
-        """`status`: one message per story with state (of the story, or of every story a dashboard
-        holds), the stored snapshot where it is newer. No directory query: cheap to repeat."""
-
-        async def refresh(outbox: Outbox) -> None:
-            await self._hub.refresh(outbox, [story_id] if story_id else outbox.held_stories(), endpoint)
-
-        return refresh
 
     async def _close(self, socket: ClientSocket, closure: Closure) -> None:
         try:

@@ -12,10 +12,11 @@ from domain.hub.hub import ProgressHub
 from domain.ports import ProgressFeed, StoryDirectory
 
 PROBE_MAX_AGE = 1.0  # seconds an answer of /readyz is reused
+PROBE_TIMEOUT = 1.0  # seconds a dependency has to answer a probe
 
 
 async def down_dependencies(
-    hub: ProgressHub, feed: ProgressFeed, directory: StoryDirectory, timeout: float = 1.0
+    hub: ProgressHub, feed: ProgressFeed, directory: StoryDirectory, timeout: float = PROBE_TIMEOUT
 ) -> list[str]:
     """Names of the dependencies that do not answer; Redis counts as down while the listener is."""
     redis_ok, postgres_ok = await asyncio.gather(
@@ -39,10 +40,10 @@ async def _answers(check: Awaitable[None], timeout: float) -> bool:
 
 
 class Readiness:
-    """`down_dependencies` from a probe at most `max_age` seconds old (counted from its start):
-    however many ask at once, one probe runs (single flight), and its answer is shared until it
-    is `max_age` old. So a client polling `/readyz` costs PostgreSQL and Redis at most one round
-    trip each per `max_age`."""
+    """`down_dependencies` from a probe at most `PROBE_MAX_AGE` seconds old (counted from its
+    start): however many ask at once, one probe runs (single flight), and its answer is shared
+    until it is that old. So a client polling `/readyz` costs PostgreSQL and Redis at most one
+    round trip each per `PROBE_MAX_AGE`."""
 
     def __init__(
         self,
@@ -50,12 +51,10 @@ class Readiness:
         feed: ProgressFeed,
         directory: StoryDirectory,
         *,
-        max_age: float = PROBE_MAX_AGE,
-        timeout: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._probe_args = (hub, feed, directory, timeout)
-        self._max_age = max_age
+        self._probe_args = (hub, feed, directory)
+        self._max_age = PROBE_MAX_AGE
         self._clock = clock
         self._answer: tuple[float, list[str]] | None = None  # (when its probe started, the answer)
         self._probe: asyncio.Future[list[str]] | None = None

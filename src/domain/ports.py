@@ -35,17 +35,23 @@ class StoryDirectory(Protocol):
 class ProgressFeed(Protocol):
     """Live updates and snapshots; raises `FeedUnavailable` when the broker is unreachable.
 
-    `per_topic` False (standalone): one pattern subscription brings every story's updates, and
-    `watch`/`unwatch` do nothing. True (cluster): only the watched topics' updates arrive, story
-    channels as `ProgressUpdate`, user channels as `OwnerUpdate`. In both, the revocations
-    channel is always subscribed: each story id published there arrives as `Revoked`."""
-
-    per_topic: bool
+    A plain `ProgressFeed` (standalone Redis) holds one pattern subscription that brings every
+    story's updates. The revocations channel is always subscribed too: each story id published
+    there arrives as `Revoked`."""
 
     def events(self) -> AsyncGenerator[FeedEvent, None]:
         """Subscribe (every watched topic too), yield `Subscribed`, then every update or rejection
         until the broker fails."""
         ...
+
+    async def snapshots(self, story_ids: Sequence[UUID]) -> list[ProgressUpdate]: ...
+
+    async def ping(self) -> None: ...
+
+
+class TopicFeed(ProgressFeed, Protocol):
+    """A feed that brings only the topics watched (Redis Cluster): story channels as
+    `ProgressUpdate`, user channels as `OwnerUpdate`, the revocations channel always."""
 
     async def watch(self, topics: Collection[Topic]) -> None:
         """Subscribe to `topics`; returns once the broker confirmed them, so nothing published
@@ -53,12 +59,6 @@ class ProgressFeed(Protocol):
         ...
 
     async def unwatch(self, topics: Collection[Topic]) -> None: ...
-
-    async def snapshot(self, story_id: UUID) -> ProgressUpdate | None: ...
-
-    async def snapshots(self, story_ids: Sequence[UUID]) -> list[ProgressUpdate]: ...
-
-    async def ping(self) -> None: ...
 
 
 class ProgressPublisher(Protocol):
@@ -90,22 +90,25 @@ class ClientSocket(Protocol):
     async def close(self, closure: Closure) -> None: ...
 
 
-class Metrics(Protocol):
+class ConnectionMetrics(Protocol):
+    """Connections: opened, served, refused, ended."""
+
     def connection_opened(self, endpoint: str) -> None: ...
 
-    def connection_closed(self, endpoint: str, reason: str) -> None: ...
-
-    def update_received(self, lag_seconds: float) -> None: ...
-
-    def update_rejected(self, reason: RejectReason) -> None: ...
-
-    def updates_merged(self, count: int) -> None: ...
-
-    def listener_restarted(self) -> None: ...
-
-    def listener_up(self, up: bool) -> None:
-        """The broker subscription was confirmed (True), or lost (False) until the next one."""
+    def connection_closed(self, endpoint: str, reason: str, code: int) -> None:
+        """A connection ended, once: why (our reason, the transport's, or `client_closed`), and with
+        which WebSocket close code (ours, or the client's)."""
         ...
+
+    def connected(self, endpoint: str, seconds: float) -> None:
+        """A connection was authorised and subscribed, with its snapshot queued, in `seconds`."""
+        ...
+
+    def authentication_failed(self, reason: AuthFailure) -> None: ...
+
+
+class DeliveryMetrics(Protocol):
+    """Progress written to clients, or merged while they were behind."""
 
     def sent(self, endpoint: str, count: int) -> None:
         """`count` progress messages written to clients of `endpoint` (the caller may batch)."""
@@ -116,20 +119,31 @@ class Metrics(Protocol):
         update (its last direct write), and once per message a sender wrote from a backlog."""
         ...
 
-    def connected(self, endpoint: str, seconds: float) -> None:
-        """A connection was authorised and subscribed, with its snapshot queued, in `seconds`."""
+    def updates_merged(self, count: int) -> None: ...
+
+
+class FeedMetrics(Protocol):
+    """The broker side: what the listener read, its losses and returns, the resyncs after them."""
+
+    def broker_message(self) -> None:
+        """A message was read from the broker, valid or not."""
         ...
 
-    def close_code(self, endpoint: str, code: int) -> None:
-        """A connection ended with this WebSocket close code (ours, or the client's)."""
-        ...
+    def update_received(self, lag_seconds: float) -> None: ...
 
-    def authentication_failed(self, reason: AuthFailure) -> None: ...
+    def update_rejected(self, reason: RejectReason) -> None: ...
+
+    def listener_restarted(self) -> None: ...
+
+    def listener_up(self, up: bool) -> None:
+        """The broker subscription was confirmed (True), or lost (False) until the next one."""
+        ...
 
     def snapshots_resynced(self) -> None:
         """One resync pass offered every subscriber the stored snapshots."""
         ...
 
-    def broker_message(self) -> None:
-        """A message was read from the broker, valid or not."""
-        ...
+
+class Metrics(ConnectionMetrics, DeliveryMetrics, FeedMetrics, Protocol):
+    """Every concern at once: what a metrics adapter implements; each part of the domain takes only
+    the Protocol of its own concern."""

@@ -1,25 +1,20 @@
 """The one composition root: every adapter and service is built here from `Settings`, lazily.
 
-`backend` selects Redis + PostgreSQL ("real") or the in-memory adapters ("memory"); nothing is
-opened until something that needs it is resolved, so the demo never touches Redis or PostgreSQL.
-Tests swap any provider with `override`.
+`backend` selects Redis + PostgreSQL ("real") or the in-memory adapters ("memory"), and
+`redis_mode` the feed's kind, with the parts of the hub that go with it (see `domain.hub.reach`);
+nothing is opened until something that needs it is resolved, so the demo never touches Redis or
+PostgreSQL. The hub's parts are built here too, each given what it needs. Tests swap any provider
+with `override`.
 """
 
 from __future__ import annotations
 
-import socket
-from collections.abc import AsyncIterator
-
 from dependency_injector import containers, providers
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.json_codec import JsonCodec
 from adapters.jwt_tokens import JwtTokenIssuer, JwtTokenVerifier
 from adapters.memory import MemoryBroker, MemoryStoryDirectory
-from adapters.postgres_stories import PostgresStoryDirectory, make_engine
+from adapters.postgres_stories import PostgresStoryDirectory
 from adapters.prometheus_metrics import PrometheusMetrics
 from adapters.prometheus_workers import ProcessScrape, WorkersScrape
 from adapters.redis_cluster import ClusterKeys, ClusterProgressPublisher, open_redis_cluster
@@ -28,64 +23,26 @@ from adapters.redis_progress import RedisKeys, RedisProgressFeed, RedisProgressP
 from domain.access.directory_cache import CachingDirectory
 from domain.access.policy import AccessPolicy
 from domain.aio.backoff import Backoff
+from domain.aio.tasks import BackgroundTasks
 from domain.connection.quota import ConnectionQuota
 from domain.connection.session import SessionLimits
 from domain.gateway import Gateway
 from domain.health import Readiness
+from domain.hub.dashboard_routing import DashboardRouter
+from domain.hub.delivery import Delivery
 from domain.hub.hub import ProgressHub
+from domain.hub.listener import FeedListener
+from domain.hub.offers import SnapshotOffers
+from domain.hub.ownership import OwnershipChecks
+from domain.hub.reach import EveryStory, WatchedTopics
+from domain.hub.resync import Resync
+from domain.hub.snapshots import LatestFrames, SnapshotReader
 from domain.hub.subscribers import Subscribers
-from domain.ports import Metrics, ProgressFeed
+from domain.hub.topics import TopicSubscriptions
+from domain.hub.watches import Watches
+from entrypoints.resources import open_engine, open_redis, running
 from entrypoints.settings import Settings
 from entrypoints.worker_place import WorkerPlace
-
-# A silently dead Redis connection (no reset) is found within about 10 + 3 x 5 = 25 s.
-KEEPALIVE = {socket.TCP_KEEPIDLE: 10, socket.TCP_KEEPINTVL: 5, socket.TCP_KEEPCNT: 3}
-
-
-async def open_redis(url: str, max_connections: int = 64, pool_timeout: float = 2.0) -> AsyncIterator[Redis]:
-    """No retries inside redis-py: a failure must reach the hub, which resubscribes and resyncs.
-    A burst of connects waits for a pooled connection (bounded) instead of failing: redis-py's
-    default pool raises `MaxConnectionsError` at once, which would look like a Redis fault."""
-    pool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=max_connections,
-        timeout=pool_timeout,
-        socket_connect_timeout=2.0,
-        socket_keepalive=True,
-        socket_keepalive_options=KEEPALIVE,
-        health_check_interval=10,
-        retry=Retry(NoBackoff(), 0),
-        protocol=2,  # pub/sub messages as plain replies, read straight off the connection
-    )
-    client = Redis.from_pool(pool)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-async def open_engine(url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(url)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-
-
-async def run_hub(
-    feed: ProgressFeed,
-    directory: CachingDirectory,
-    encoder: JsonCodec,
-    metrics: Metrics,
-    subscribers: Subscribers,
-    backoff: Backoff,
-) -> AsyncIterator[ProgressHub]:
-    hub = ProgressHub(feed, directory, encoder, metrics, subscribers, backoff=backoff)
-    await hub.start()
-    try:
-        yield hub
-    finally:
-        await hub.stop()
 
 
 def scrape_for(metrics: PrometheusMetrics, worker: WorkerPlace | None) -> ProcessScrape | WorkersScrape:
@@ -108,7 +65,13 @@ class Container(containers.DeclarativeContainer):
 
     redis = providers.Resource(open_redis, url=settings.provided.redis_url)
     engine = providers.Resource(open_engine, url=settings.provided.database_url)
-    memory_broker = providers.Singleton(MemoryBroker, codec=codec)
+    memory_broker = providers.Singleton(
+        MemoryBroker,
+        codec=codec,
+        per_topic=providers.Selector(
+            settings.provided.redis_mode, standalone=providers.Object(False), cluster=providers.Object(True)
+        ),
+    )  # the fake plays either kind of feed, as `redis_mode` says
 
     cluster = providers.Resource(open_redis_cluster, url=settings.provided.redis_url)
     cluster_keys = providers.Singleton(ClusterKeys, prefix=settings.provided.redis_key_prefix)
@@ -143,10 +106,11 @@ class Container(containers.DeclarativeContainer):
         ),
         memory=memory_broker,
     )
+    memory_directory = providers.Singleton(MemoryStoryDirectory)  # the demo's worker adds stories to it
     directory = providers.Selector(
         settings.provided.backend,
         real=providers.Singleton(PostgresStoryDirectory, engine=engine),
-        memory=providers.Singleton(MemoryStoryDirectory),
+        memory=memory_directory,
     )
     owners = providers.Singleton(
         CachingDirectory, directory=directory, ttl=settings.provided.ownership_ttl_seconds
@@ -166,16 +130,47 @@ class Container(containers.DeclarativeContainer):
         issuer=settings.provided.jwt_issuer,
     )
     policy = providers.Singleton(AccessPolicy, tokens=tokens, directory=owners)
-    subscribers = providers.Singleton(Subscribers)
+
+    # The hub, part by part (domain/hub/): who watches what, the snapshots, the feed's kind, the
+    # background work, and the listener that feeds the live delivery.
     backoff = providers.Singleton(Backoff)
+    tasks = providers.Singleton(BackgroundTasks)
+    subscribers = providers.Singleton(Subscribers, metrics=metrics)
+    frames = providers.Singleton(LatestFrames, encoder=codec)
+    offers = providers.Singleton(
+        SnapshotOffers, reader=providers.Singleton(SnapshotReader, feed=feed), frames=frames, metrics=metrics
+    )
+    resync = providers.Singleton(
+        Resync, offers=offers, directory=owners, subscribers=subscribers, metrics=metrics, backoff=backoff
+    )
+    router = providers.Singleton(DashboardRouter, directory=owners, deliver=subscribers, tasks=tasks)
+    reach = providers.Selector(
+        settings.provided.redis_mode,
+        standalone=providers.Singleton(EveryStory, router=router),
+        cluster=providers.Singleton(
+            WatchedTopics, topics=providers.Singleton(TopicSubscriptions, feed=feed), router=router
+        ),
+    )
+    ownership = providers.Singleton(
+        OwnershipChecks, directory=owners, subscribers=subscribers, offers=offers, resync=resync, tasks=tasks
+    )
+    delivery = providers.Singleton(
+        Delivery, subscribers=subscribers, frames=frames, reach=reach, ownership=ownership, resync=resync
+    )
+    listener = providers.Singleton(FeedListener, feed=feed, metrics=metrics, backoff=backoff, sink=delivery)
+    watches = providers.Singleton(
+        Watches, subscribers=subscribers, reach=reach, directory=owners, offers=offers, resync=resync
+    )
     hub = providers.Resource(
-        run_hub,
-        feed=feed,
-        directory=owners,
-        encoder=codec,
-        metrics=metrics,
-        subscribers=subscribers,
-        backoff=backoff,
+        running,
+        hub=providers.Singleton(
+            ProgressHub,
+            listener=listener,
+            watches=watches,
+            subscribers=subscribers,
+            background=providers.Dict({"ownership-checks": ownership, "resync": resync}),
+            tasks=tasks,
+        ),
     )
     limits = providers.Singleton(
         SessionLimits,

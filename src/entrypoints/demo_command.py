@@ -19,7 +19,6 @@ import uvicorn
 from litestar import Litestar
 
 from adapters.jwt_tokens import JwtTokenIssuer
-from adapters.memory import MemoryStoryDirectory
 from codestory_progress_worker.aio import ProgressReporter
 from entrypoints.app import create_app
 from entrypoints.container import Container
@@ -27,7 +26,7 @@ from entrypoints.demo import BrokerBackend, DemoWorker
 from entrypoints.logs import configure_logging
 from entrypoints.server import GatewayServer, gateway_config
 from entrypoints.services import Services
-from entrypoints.settings import Settings, SettingsError
+from entrypoints.settings import Settings
 
 
 class DemoServer(GatewayServer):
@@ -61,11 +60,8 @@ def run_demo(settings: Settings, step_seconds: float) -> int:
     settings = replace(settings, port=port)
     container = Container(settings=settings)
     user_id, featured = uuid.uuid4(), uuid.uuid4()
-    directory = container.directory()
-    if not isinstance(directory, MemoryStoryDirectory):
-        raise SettingsError("the demo runs on the in-memory directory")
     reporter = ProgressReporter(BrokerBackend(container.memory_broker(), container.codec()))
-    worker = DemoWorker(reporter, directory, user_id, featured, step_seconds=step_seconds)
+    worker = DemoWorker(reporter, container.memory_directory(), user_id, featured, step_seconds=step_seconds)
     token = JwtTokenIssuer(settings.jwt_key).issue(user_id, ttl_seconds=24 * 3600)
 
     @asynccontextmanager

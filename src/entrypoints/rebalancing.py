@@ -48,7 +48,8 @@ def shed_orders(counts: list[int], policy: Rebalancing) -> list[int]:
 
 
 class Rebalancer:
-    """The supervisor's side: `replaced` when a replacement serves, `tick` from its loop."""
+    """The supervisor's side of the load board: `vacate` a slot, `replaced` when a replacement
+    serves, `tick` from its loop."""
 
     def __init__(self, board: LoadBoard, policy: Rebalancing) -> None:
         self._board, self._policy = board, policy
@@ -58,6 +59,11 @@ class Rebalancer:
     def due(self) -> float | None:
         """When `tick` has work to do (a monotonic time), or None."""
         return self._due
+
+    def vacate(self, slot: int) -> None:
+        """No worker serves in `slot` now (before a fork, after an exit): its load reads
+        `NOT_SERVING` until its worker reports, and no rebalancing happens meanwhile."""
+        self._board.vacate(slot)
 
     def replaced(self) -> None:
         self._due = time.monotonic() + self._policy.settle_seconds

@@ -12,52 +12,29 @@ what a worker runs is its `target`, called in the forked child.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import selectors
 import signal
-import socket
-import sys
 import time
-import traceback
-from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
 from types import FrameType
-from typing import NoReturn
 
 from uvicorn.config import STARTUP_FAILURE
 
 from domain.aio.backoff import Backoff
 from entrypoints.rebalancing import Rebalancer
-from entrypoints.reuseport import bind_listener, check_port_free
-from entrypoints.worker_place import LoadBoard
+from entrypoints.reuseport import check_port_free
+from entrypoints.worker_processes import READY, SIGNALS, Fork, Worker, WorkerTarget
 
 logger = logging.getLogger(__name__)
 
-READY = b"r"
-_PR_SET_PDEATHSIG = 1
-SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # A worker that lived less than this died quickly; repeated quick deaths back off.
 STEADY_SECONDS = 10.0
 FIRST_DELAY, MAX_DELAY = 0.5, 10.0
 _RESTART_BACKOFF = Backoff(base=FIRST_DELAY, cap=MAX_DELAY, rng=lambda: 1.0)  # no jitter: one host
 # GatewayServer's own shutdown is bounded (about 8 s); past this a worker is killed.
 STOP_SECONDS = 15.0
-
-# What a worker runs, in the forked child: serve on `listener`, write READY to `ready_fd` once serving,
-# as the worker of a slot (0 to N - 1).
-WorkerTarget = Callable[[socket.socket, int, int], None]
-
-
-@dataclass
-class Worker:
-    slot: int
-    pid: int
-    ready_fd: int | None  # open until the worker said READY or died
-    ready: bool = False
-    started_at: float = 0.0
 
 
 class Supervisor:
@@ -67,11 +44,10 @@ class Supervisor:
         host: str,
         port: int,
         target: WorkerTarget,
-        board: LoadBoard | None = None,
         rebalancer: Rebalancer | None = None,
     ) -> None:
         self._count, self._host, self._port, self._target = count, host, port, target
-        self._board, self._rebalancer = board, rebalancer
+        self._rebalancer = rebalancer
         self._served: set[int] = set()  # slots where a worker has served: the next one is a replacement
         self._workers: dict[int, Worker] = {}
         self._restarts: dict[int, float] = {}  # slot -> when to start its replacement
@@ -145,57 +121,19 @@ class Supervisor:
         return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
 
     def _spawn(self, slot: int) -> None:
-        """Fork a worker on a fresh SO_REUSEPORT socket (bound here, so a bind error stays here)."""
-        if self._board is not None:
-            self._board.vacate(slot)
-        with bind_listener(self._host, self._port) as listener:
-            ready_read, ready_write = os.pipe()
-            sys.stdout.flush()
-            sys.stderr.flush()
-            supervisor = os.getpid()
-            # Blocked across the fork: a SIGTERM meant for the child waits for its default handler.
-            signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
-            pid = -1
-            try:
-                pid = os.fork()
-            except OSError:
-                os.close(ready_read)
-                os.close(ready_write)
-                raise
-            finally:
-                if pid != 0:
-                    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
-            if pid == 0:
-                os.close(ready_read)
-                self._run_child(supervisor, listener, ready_write, slot)
-            os.close(ready_write)
-        worker = Worker(slot, pid, ready_read)
-        self._workers[pid] = worker
-        self._selector.register(ready_read, selectors.EVENT_READ, worker)
+        if self._rebalancer is not None:
+            self._rebalancer.vacate(slot)
+        worker = Fork(self._host, self._port, self._target, self._close_in_child).worker(slot)
+        self._workers[worker.pid] = worker
+        if worker.ready_fd is not None:
+            self._selector.register(worker.ready_fd, selectors.EVENT_READ, worker)
 
-    def _run_child(self, supervisor: int, listener: socket.socket, ready_fd: int, slot: int) -> NoReturn:
-        """In the forked child: drop the supervisor's signals and descriptors, run the target."""
-        code = 1
-        try:
-            signal.set_wakeup_fd(-1)
-            for sig in (*SIGNALS, signal.SIGCHLD):
-                signal.signal(sig, signal.SIG_DFL)
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
-            _stop_with_parent(supervisor)
-            self._selector.close()
-            for fd in [*self._wake, *(w.ready_fd for w in self._workers.values())]:
-                if fd is not None:
-                    os.close(fd)
-            self._target(listener, ready_fd, slot)
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-        except BaseException:  # noqa: BLE001 (a forked child must end in os._exit, whatever happened)
-            traceback.print_exc()
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
+    def _close_in_child(self) -> None:
+        """In a forked worker: the supervisor's selector and descriptors are not the worker's."""
+        self._selector.close()
+        for fd in [*self._wake, *(w.ready_fd for w in self._workers.values())]:
+            if fd is not None:
+                os.close(fd)
 
     def _read_ready(self, worker: Worker, fd: int) -> None:
         if os.read(fd, 1) == READY:
@@ -230,8 +168,8 @@ class Supervisor:
             with suppress(BlockingIOError):
                 self._read_ready(worker, fd)  # READY may still sit in the pipe
             self._close_ready(worker)
-        if self._board is not None:
-            self._board.vacate(worker.slot)
+        if self._rebalancer is not None:
+            self._rebalancer.vacate(worker.slot)
         if self._stopping:
             return
         if not worker.ready:
@@ -268,15 +206,6 @@ class Supervisor:
         for pid in self._workers:
             with suppress(ProcessLookupError):
                 os.kill(pid, sig)
-
-
-def _stop_with_parent(supervisor: int) -> None:
-    """A supervisor killed outright (SIGKILL, the OOM killer) must not leave workers holding the
-    port: Linux sends them SIGTERM when it dies (prctl PR_SET_PDEATHSIG), a graceful stop."""
-    if sys.platform == "linux":
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != supervisor:  # it died before the request took effect
-        raise SystemExit(0)
 
 
 def restart_delay(quick_deaths: int) -> float:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -32,9 +33,10 @@ from entrypoints.container import Container
 from entrypoints.rebalancing import Rebalancer, Rebalancing
 from entrypoints.server import GatewayServer, gateway_config
 from entrypoints.settings import Settings
-from entrypoints.supervisor import READY, Supervisor
+from entrypoints.supervisor import Supervisor
 from entrypoints.worker_peers import beside_siblings
 from entrypoints.worker_place import LoadBoard, WorkerPlace
+from entrypoints.worker_processes import READY
 
 
 def run_workers(count: int, settings: Settings, rebalancing: Rebalancing | None = None) -> int:
@@ -43,20 +45,26 @@ def run_workers(count: int, settings: Settings, rebalancing: Rebalancing | None 
     and a private directory (removed at the end) for their sockets."""
     board = LoadBoard(count)
     with tempfile.TemporaryDirectory(prefix="codestory-workers-") as directory:
-        target = partial(serve_worker, settings, board, Path(directory))
+        target = WorkerSetup(settings, board, Path(directory)).serve
         rebalancer = Rebalancer(board, rebalancing or Rebalancing())
-        return Supervisor(count, settings.host, settings.port, target, board, rebalancer).run()
+        return Supervisor(count, settings.host, settings.port, target, rebalancer).run()
 
 
-def serve_worker(
-    settings: Settings, board: LoadBoard, directory: Path, listener: socket.socket, ready_fd: int, slot: int
-) -> None:
-    """One worker: the whole gateway, its app and container built in the child, beside its siblings."""
-    place = WorkerPlace(slot, board, directory)
-    container = Container(settings=settings, worker=place)
-    app = create_app(container, companions=[partial(beside_siblings, place)])
-    config = gateway_config(app, settings)
-    WorkerServer(config, app, ready_fd).run(sockets=[listener])
+@dataclass(frozen=True, slots=True)
+class WorkerSetup:
+    """What every worker is forked with: the settings, the load board, its siblings' directory."""
+
+    settings: Settings
+    board: LoadBoard
+    directory: Path
+
+    def serve(self, listener: socket.socket, ready_fd: int, slot: int) -> None:
+        """One worker: the whole gateway, its app and container built in the child, beside its siblings."""
+        place = WorkerPlace(slot, self.board, self.directory)
+        container = Container(settings=self.settings, worker=place)
+        app = create_app(container, companions=[partial(beside_siblings, place)])
+        config = gateway_config(app, self.settings)
+        WorkerServer(config, app, ready_fd).run(sockets=[listener])
 
 
 class WorkerServer(GatewayServer):

@@ -11,7 +11,6 @@ story's (or user's) channel before it reads the snapshot, so nothing published l
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -26,13 +25,13 @@ from adapters.json_codec import JsonCodec
 from adapters.redis_cluster import ClusterKeys, ClusterProgressPublisher, open_redis_cluster
 from domain.progress import ProgressUpdate, StoryStatus
 from testkit.browser import BrowserSockets
+from testkit.browser_workers import BrowserOnWorkers, sigterm_closes_every_socket_with_1001
 from testkit.clients import clients_on_workers
 from testkit.postgres import Database
 from testkit.processes import GatewayProcess, gateway_env, http_status
 from testkit.redis_cluster import RedisCluster
 from testkit.waiting import wait_until
 from tests.e2e.conftest import Tokens, new_story
-from tests.e2e.test_workers import BrowserOnWorkers, sigterm_closes_every_socket_with_1001
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 logger = logging.getLogger(__name__)
@@ -72,7 +71,7 @@ class ClusterPublisher:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def cluster_publisher(redis_cluster: RedisCluster, e2e_prefix: str) -> AsyncIterator[ClusterPublisher]:
-    async with contextlib.asynccontextmanager(open_redis_cluster)(redis_cluster.url) as client:
+    async with open_redis_cluster(redis_cluster.url) as client:
         keys = ClusterKeys(e2e_prefix)
         yield ClusterPublisher(ClusterProgressPublisher(client, JsonCodec(), keys, ttl_seconds=600))
 
@@ -108,7 +107,7 @@ async def test_two_cluster_workers_serve_every_client_and_sigterm_closes_all_wit
             await sockets.progress_where(name, "p.seq === 1")
     async with AsyncExitStack() as stack:
         plain = await clients_on_workers(
-            stack, gateway, f"/ws/stories/{old_story}/progress?token={token}", 1, workers
+            stack, gateway, f"/ws/stories/{old_story}/progress?token={token}", workers
         )
         assert {c.worker for c in plain} == set(workers)
 

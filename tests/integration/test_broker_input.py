@@ -41,7 +41,7 @@ async def test_invalid_broker_messages_are_dropped_counted_logged_and_delivery_g
 ) -> None:
     gateway = start_gateway()
     story, other = await new_story(), await new_story()
-    channel = redis_keys.channel(story.id)
+    channel = redis_keys.story_channel(story.id)
     valid = {
         "story_id": str(story.id),
         "status": "generating",
@@ -119,7 +119,7 @@ async def test_a_channel_name_cannot_forge_a_log_line(
 ) -> None:
     gateway = start_gateway(LOG_FORMAT=log_format)
     await _subscribed(gateway)
-    channel = redis_keys.channel(uuid.uuid4()) + FORGED
+    channel = redis_keys.story_channel(uuid.uuid4()) + FORGED
 
     assert await redis_client.publish(channel, b"{}") == 1
     await _rejected(gateway, 1)
@@ -149,7 +149,7 @@ async def test_5000_bad_messages_write_two_lines_and_are_all_counted(
 
     async with redis_client.pipeline(transaction=False) as pipe:
         for _ in range(5000):
-            pipe.publish(redis_keys.channel(uuid.uuid4()), b"{not json")
+            pipe.publish(redis_keys.story_channel(uuid.uuid4()), b"{not json")
         await pipe.execute()
     await _rejected(gateway, 5000)
     assert gateway.stop() == 0

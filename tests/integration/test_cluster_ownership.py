@@ -12,26 +12,25 @@ from redis.asyncio.cluster import RedisCluster as ClusterClient
 
 from adapters.json_codec import JsonCodec
 from adapters.redis_cluster import ClusterKeys, ClusterProgressPublisher
+from testkit.clients import closed_within
 from testkit.postgres import Database, execute
 from testkit.redis_cluster import RedisCluster
 from testkit.waiting import timeout
 from tests.contracts.progress import make_update
-from tests.integration.conftest import NewStory, issue_token
-from tests.integration.test_cluster_gateway import (  # noqa: F401 (fixtures)
+from tests.integration.conftest import (
+    NewStory,
     StartClusterGateway,
     client_of,
-    cluster_publisher,
     dashboard_path,
+    issue_token,
     of_story,
-    start_cluster_gateway,
 )
-from tests.integration.test_ownership import closed_within
 
 
 async def test_an_update_on_a_users_channel_for_another_users_story_is_not_delivered(
     redis_cluster: RedisCluster,
-    start_cluster_gateway: StartClusterGateway,  # noqa: F811
-    cluster_publisher: ClusterProgressPublisher,  # noqa: F811
+    start_cluster_gateway: StartClusterGateway,
+    cluster_publisher: ClusterProgressPublisher,
     cluster_client: ClusterClient,
     new_story: NewStory,
     database: Database,
@@ -67,8 +66,8 @@ async def test_an_update_on_a_users_channel_for_another_users_story_is_not_deliv
 
 async def test_a_revocation_published_on_the_sharded_channel_closes_a_moved_story_at_once(
     redis_cluster: RedisCluster,
-    start_cluster_gateway: StartClusterGateway,  # noqa: F811
-    cluster_publisher: ClusterProgressPublisher,  # noqa: F811
+    start_cluster_gateway: StartClusterGateway,
+    cluster_publisher: ClusterProgressPublisher,
     cluster_client: ClusterClient,
     new_story: NewStory,
     database: Database,

@@ -4,16 +4,13 @@ by a client that leaves lets a new connection in, and another user is never affe
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import AsyncExitStack
 
-import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
 from adapters.redis_progress import RedisProgressPublisher
 from domain.progress import StoryStatus
-from testkit.clients import ProgressClient
+from testkit.clients import ProgressClient, closed_with
 from testkit.metrics import scrape
 from testkit.processes import GatewayProcess
 from testkit.waiting import timeout, wait_for_condition
@@ -28,20 +25,6 @@ async def served(stack: AsyncExitStack, url: str) -> ClientConnection:
     connection = await stack.enter_async_context(connect(url, open_timeout=timeout(5)))
     await ProgressClient(connection).read_seq(1)
     return connection
-
-
-async def closed_with(url: str) -> tuple[int, str]:
-    """Connect (the handshake must succeed), then read until the server closes: its code and reason."""
-    async with connect(url, open_timeout=timeout(5)) as connection:
-        try:
-            async with asyncio.timeout(timeout(5)):
-                while True:
-                    await connection.recv()
-        except ConnectionClosed as closed:
-            if closed.rcvd is None:
-                pytest.fail("the server sent no close frame")
-            return closed.rcvd.code, closed.rcvd.reason
-    pytest.fail("unreachable: the loop ends only by an exception")
 
 
 async def open_connections(gateway: GatewayProcess, wanted: float) -> None:

@@ -15,13 +15,8 @@ from adapters.redis_cluster import ClusterKeys, ClusterProgressPublisher
 from adapters.redis_cluster_feed import ClusterProgressFeed
 from domain.values import Topic
 from testkit.redis_cluster import RedisCluster
-from tests.contracts.progress import (
-    BreakableFeed,
-    ProgressFeedContract,
-    ProgressFeedOutageContract,
-    ProgressPorts,
-    ProgressPublisherContract,
-)
+from tests.contracts.progress import ProgressPorts, ProgressPublisherContract
+from tests.contracts.progress_feed import BreakableFeed, ProgressFeedContract, ProgressFeedOutageContract
 from tests.integration.conftest import TTL_SECONDS, cluster_client_at
 
 
@@ -45,10 +40,12 @@ class ClusterRawChannel:
 @pytest.fixture
 def progress_ports(cluster_client: ClusterClient, key_prefix: str) -> ProgressPorts:
     codec, keys = JsonCodec(), ClusterKeys(key_prefix)
+    feed = ClusterProgressFeed(cluster_client, codec, keys)
     return ProgressPorts(
-        feed=ClusterProgressFeed(cluster_client, codec, keys),
+        feed=feed,
         publisher=ClusterProgressPublisher(cluster_client, codec, keys, ttl_seconds=TTL_SECONDS),
         raw=ClusterRawChannel(cluster_client, keys),
+        topics=feed,
     )
 
 

@@ -15,11 +15,10 @@ from websockets.asyncio.client import connect
 
 from adapters.redis_progress import RedisKeys, RedisProgressPublisher
 from domain.progress import ProgressUpdate, StoryStatus
-from testkit.clients import ProgressClient
-from testkit.metrics import scrape
+from testkit.clients import ProgressClient, close_code
+from testkit.metrics import metric_reaches, scrape
 from testkit.processes import ROOT
 from tests.integration.conftest import NewStory, StartGateway
-from tests.integration.test_metrics import close_code, metric_reaches
 
 DASHBOARD = ROOT / "docs" / "grafana-dashboard.json"
 PROMQL_WORDS = {
@@ -87,7 +86,7 @@ async def test_every_metric_the_dashboard_queries_is_served(
         await ProgressClient(connection).read_seq(published.seq or 0)
     async with connect(f"{gateway.ws}/ws/user/stories?token=bad") as refused:
         assert await close_code(refused) == 4001
-    await redis_client.publish(redis_keys.channel(story.id), b"{not json")
+    await redis_client.publish(redis_keys.story_channel(story.id), b"{not json")
     await metric_reaches(gateway, "gateway_updates_rejected_total", 1)
     served = (await scrape(gateway.http)).names()
 

@@ -10,9 +10,9 @@ from typing import Any
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
+from testkit.clients import close_code
 from testkit.waiting import wait_for_condition
 from tests.integration.conftest import NewStory, StartGateway
-from tests.integration.test_metrics import close_code
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:

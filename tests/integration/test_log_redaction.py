@@ -11,9 +11,9 @@ import json
 import pytest
 from websockets.asyncio.client import connect
 
+from testkit.clients import close_code
 from testkit.waiting import timeout
 from tests.integration.conftest import NewStory, StartGateway
-from tests.integration.test_metrics import close_code
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 

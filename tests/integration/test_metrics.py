@@ -3,22 +3,20 @@ PostgreSQL, driven by real WebSocket clients, read back from its own `/metrics`.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis.asyncio import Redis
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.asyncio.client import connect
 
 from adapters.json_codec import JsonCodec
 from adapters.jwt_tokens import JwtTokenIssuer
 from adapters.redis_progress import RedisKeys, RedisProgressPublisher
 from domain.progress import ProgressUpdate, StoryStatus
-from testkit.clients import ProgressClient, http_json
-from testkit.metrics import Scrape, scrape
+from testkit.clients import ProgressClient, close_code, http_json
+from testkit.metrics import metric_reaches, scrape
 from testkit.processes import GatewayProcess
 from testkit.redis import RedisServer
 from testkit.waiting import timeout, wait_for_condition
@@ -27,31 +25,6 @@ from tests.integration.conftest import SECRET, NewStory, StartGateway, redis_cli
 
 def update(story: uuid.UUID, status: StoryStatus, percent: int, age: float = 0.0) -> ProgressUpdate:
     return ProgressUpdate(story, status, percent, "step", datetime.now(UTC) - timedelta(seconds=age))
-
-
-async def close_code(connection: ClientConnection) -> int:
-    """Read until the server closes; the code it sent."""
-    try:
-        async with asyncio.timeout(timeout(5)):
-            while True:
-                await connection.recv()
-    except ConnectionClosed as closed:
-        if closed.rcvd is None:
-            pytest.fail("the server sent no close frame")
-        return closed.rcvd.code
-    pytest.fail("unreachable: the loop ends only by an exception")
-
-
-async def metric_reaches(gateway: GatewayProcess, name: str, wanted: float, **labels: str) -> Scrape:
-    """Scrape until `name{labels}` reaches `wanted` (counters are updated after the client sees the close)."""
-    latest: list[Scrape] = []
-
-    async def reached() -> bool:
-        latest[:] = [await scrape(gateway.http)]
-        return latest[0].value(name, **labels) >= wanted
-
-    await wait_for_condition(reached, 5, f"{name}{labels} >= {wanted}")
-    return latest[0]
 
 
 async def test_messages_sent_are_counted_by_endpoint(
@@ -209,7 +182,7 @@ async def test_every_broker_message_is_counted_valid_or_not(
     await wait_for_condition(lambda: _ready(gateway), 10, "the gateway's broker subscription")
     story = await new_story()
     await redis_publisher.publish(update(story.id, StoryStatus.ANALYZING, 5))
-    assert await redis_client.publish(redis_keys.channel(story.id), b"{not json") == 1
+    assert await redis_client.publish(redis_keys.story_channel(story.id), b"{not json") == 1
     await redis_publisher.publish(update(story.id, StoryStatus.GENERATING, 10))
 
     metrics = await metric_reaches(gateway, "gateway_broker_messages_total", 3)

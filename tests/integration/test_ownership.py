@@ -19,11 +19,10 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
 from adapters.redis_progress import RedisKeys, RedisProgressPublisher
 from domain.progress import StoryStatus
-from testkit.clients import ProgressClient
+from testkit.clients import ProgressClient, closed_with, closed_within
 from testkit.postgres import Database, execute
 from testkit.processes import GatewayProcess
 from testkit.waiting import timeout
@@ -43,26 +42,8 @@ def dashboard_path(token: str) -> str:
     return f"/ws/user/stories?token={token}"
 
 
-async def closed_within(connection: ClientConnection, seconds: float) -> tuple[int, str, float]:
-    """Read until the server closes: its code, reason, and the seconds it took."""
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    try:
-        async with asyncio.timeout(timeout(seconds)):
-            while True:
-                await connection.recv()
-    except ConnectionClosed as closed:
-        frame = closed.rcvd
-    except TimeoutError:
-        pytest.fail(f"still open after {timeout(seconds):.1f} s")
-    assert frame is not None, "no close frame"
-    return frame.code, frame.reason, loop.time() - start
-
-
 async def refused(gateway: GatewayProcess, path: str) -> tuple[int, str]:
-    async with connect(gateway.ws + path, open_timeout=timeout(5)) as connection:
-        code, reason, _ = await closed_within(connection, 5)
-    return code, reason
+    return await closed_with(gateway.ws + path)
 
 
 async def move(database: Database, story: uuid.UUID, to: uuid.UUID) -> None:

@@ -64,7 +64,7 @@ async def test_the_raw_recipe_through_redis_cli_reaches_a_client(
     gateway = start_gateway()
     story = await new_story()
     keys, sid = RedisKeys(key_prefix), str(story.id)
-    snapshot, counter, channel = keys.snapshot(story.id), keys.counter(story.id), keys.channel(story.id)
+    snapshot, counter, channel = keys.snapshot(story.id), keys.counter(story.id), keys.story_channel(story.id)
     script = documented_script()
 
     async with connect(gateway.ws + story.path()) as connection:

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from uuid import UUID
 
 import pytest
 from redis.asyncio.cluster import RedisCluster as ClusterClient
@@ -22,7 +20,7 @@ from domain.values import FeedEvent, OwnerUpdate, Topic
 from testkit.redis_cluster import RedisCluster
 from testkit.waiting import timeout, wait_for_condition
 from tests.contracts.progress import make_update, next_event, subscribed
-from tests.integration.conftest import TTL_SECONDS, cluster_client_at
+from tests.integration.conftest import TTL_SECONDS, cluster_client_at, stories
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +38,6 @@ def feed(cluster_client: ClusterClient, keys: ClusterKeys) -> ClusterProgressFee
 @pytest.fixture
 def publisher(cluster_client: ClusterClient, keys: ClusterKeys) -> ClusterProgressPublisher:
     return ClusterProgressPublisher(cluster_client, JsonCodec(), keys, ttl_seconds=TTL_SECONDS)
-
-
-def stories(count: int, keep: Callable[[UUID], bool] = lambda _: True) -> list[UUID]:
-    """`count` new story ids for which `keep` holds."""
-    return list(itertools.islice(filter(keep, iter(uuid.uuid4, None)), count))
 
 
 async def subscribers(client: ClusterClient, channel: str) -> int:

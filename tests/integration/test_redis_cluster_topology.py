@@ -4,8 +4,6 @@ healed by subscribing anew, which redis-py 8.1's own `ClusterPubSub` does not do
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -25,8 +23,7 @@ from domain.values import FeedEvent, Subscribed, Topic
 from testkit.redis_cluster import RedisCluster
 from testkit.waiting import timeout, wait_for_condition
 from tests.contracts.progress import make_update, next_event, subscribed
-from tests.integration.conftest import TTL_SECONDS, cluster_client_at
-from tests.integration.test_redis_cluster import stories
+from tests.integration.conftest import TTL_SECONDS, cluster_client_at, keep_publishing, stories
 
 logger = logging.getLogger(__name__)
 
@@ -150,23 +147,6 @@ async def heard_again(
     finally:
         stop.set()  # not cancel(): on 3.11 a cancel that meets redis-py's own timeout can be lost
         await worker
-
-
-async def keep_publishing(
-    publisher: ClusterProgressPublisher,
-    story: UUID,
-    owner: UUID,
-    published: list[ProgressUpdate],
-    stop: asyncio.Event,
-) -> None:
-    """A worker that keeps going through the failover: a failed publish is simply tried again."""
-    for percent in itertools.cycle(range(2, 99)):
-        if stop.is_set():
-            return
-        with contextlib.suppress(RedisError, RedisClusterException, OSError):
-            published.append(await publisher.publish(make_update(story, percent=percent), owner))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 0.05)  # the worker's pace
 
 
 async def resubscribed(feed: ClusterProgressFeed) -> AsyncIterator[FeedEvent]:

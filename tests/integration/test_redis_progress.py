@@ -62,7 +62,7 @@ async def test_concurrent_publishes_get_every_seq_exactly_once(
     seqs = [seq for result in results for seq in result]
     assert sorted(seqs) == list(range(1, PUBLISHERS * EACH + 1))
     assert all(result == sorted(result) for result in results)
-    snapshot = await feed.snapshot(story)
+    snapshot = next(iter(await feed.snapshots([story])), None)
     assert snapshot is not None
     assert snapshot.seq == PUBLISHERS * EACH
     assert [u.seq for u in heard if isinstance(u, ProgressUpdate)] == list(range(1, PUBLISHERS * EACH + 1))
@@ -94,12 +94,12 @@ async def test_a_legacy_publisher_is_delivered_in_arrival_order(
     async with subscribed(feed) as events:
         for body in sent:
             await redis_client.set(redis_keys.snapshot(story), body)
-            await redis_client.publish(redis_keys.channel(story), body)
+            await redis_client.publish(redis_keys.story_channel(story), body)
         heard = [await next_event(events) for _ in sent]
 
     assert all(isinstance(u, ProgressUpdate) and u.seq is None for u in heard)
     assert [u.progress_percent for u in heard if isinstance(u, ProgressUpdate)] == [10, 40, 100]
-    snapshot = await feed.snapshot(story)
+    snapshot = next(iter(await feed.snapshots([story])), None)
     assert snapshot is not None
     assert snapshot.status is StoryStatus.COMPLETE
     assert snapshot.seq is None

@@ -8,15 +8,11 @@ updates, yet every status change and the final state, in `seq` order.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
-import os
-import re
 import socket
 import struct
 import time
-import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -32,6 +28,7 @@ from adapters.json_codec import JsonCodec
 from adapters.jwt_tokens import JwtTokenIssuer
 from adapters.redis_progress import RedisKeys, RedisProgressPublisher
 from domain.progress import ProgressUpdate, StoryStatus
+from testkit.metrics import scrape
 from testkit.postgres import Database
 from testkit.processes import GatewayProcess, gateway_env, rss_bytes, tcp_sockets
 from testkit.waiting import timeout, wait_for_condition
@@ -157,93 +154,25 @@ def small_buffer_socket(rcvbuf: int) -> socket.socket:
     return sock
 
 
-class RawClient:
-    """A WebSocket client on a bare socket: the kernel reads nothing for it unless it calls `frame()`."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-        self._buffer = b""
-        self._loop = asyncio.get_running_loop()
-
-    @classmethod
-    async def open(cls, port: int, path: str) -> RawClient:
-        client = cls(small_buffer_socket(4096))
-        await client._loop.sock_connect(client._sock, ("127.0.0.1", port))
-        key = base64.b64encode(os.urandom(16)).decode()
-        request = (
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        )
-        await client._loop.sock_sendall(client._sock, request.encode())
-        while b"\r\n\r\n" not in client._buffer:
-            await client._fill()
-        head, client._buffer = client._buffer.split(b"\r\n\r\n", 1)
-        assert head.startswith(b"HTTP/1.1 101"), head
-        return client
-
-    async def frame(self) -> tuple[int, bytes]:
-        """The next (opcode, payload) from the server, whose frames are unmasked and unfragmented here."""
-        header = await self._take(2)
-        opcode, length = header[0] & 0x0F, header[1] & 0x7F
-        if length == 126:
-            (length,) = struct.unpack("!H", await self._take(2))
-        elif length == 127:
-            (length,) = struct.unpack("!Q", await self._take(8))
-        return opcode, await self._take(length)
-
-    async def send_close(self, code: int) -> None:
-        mask = os.urandom(4)
-        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(struct.pack("!H", code)))
-        await self._loop.sock_sendall(self._sock, bytes([0x88, 0x80 | len(payload)]) + mask + payload)
-
-    async def at_eof(self) -> bool:
-        """True once the server has closed the TCP connection (FIN or reset)."""
-        try:
-            while True:
-                await self._fill()
-        except (EOFError, ConnectionError):
-            return True
-
-    def close(self) -> None:
-        self._sock.close()
-
-    async def _take(self, size: int) -> bytes:
-        while len(self._buffer) < size:
-            await self._fill()
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
-
-    async def _fill(self) -> None:
-        chunk = await self._loop.sock_recv(self._sock, 65536)
-        if not chunk:
-            raise EOFError("the server closed the connection")
-        self._buffer += chunk
-
-
-async def first_message(raw: RawClient) -> Message:
+async def first_message(raw: RawWebSocket) -> Message:
     opcode, payload = await raw.frame()
     assert opcode == 0x1, (opcode, payload)
     message: Message = json.loads(payload)
     return message
 
 
-def slow_client_closures(gateway: GatewayProcess) -> float:
-    with urllib.request.urlopen(f"{gateway.http}/metrics", timeout=2) as response:  # noqa: S310
-        text = response.read().decode()
-    pattern = r'^gateway_connections_closed_total\{endpoint="story",reason="slow_client"\} (\S+)$'
-    found = re.search(pattern, text, re.MULTILINE)
-    return float(found.group(1)) if found else 0.0
+async def slow_client_closures(gateway: GatewayProcess) -> float:
+    scraped = await scrape(gateway.http)
+    return scraped.value("gateway_connections_closed_total", endpoint="story", reason="slow_client")
 
 
 async def wait_for_slow_client_closures(gateway: GatewayProcess, count: float, seconds: float) -> float:
     """Poll the server's metrics until `count` sessions were closed as slow; returns the seconds waited."""
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    async with asyncio.timeout(timeout(seconds)):
-        while True:
-            if await asyncio.to_thread(slow_client_closures, gateway) >= count:
-                return loop.time() - start
-            await asyncio.sleep(0.05)
+
+    async def reached() -> bool:
+        return await slow_client_closures(gateway) >= count
+
+    return await wait_for_condition(reached, seconds, f"{count} sessions closed as slow clients")
 
 
 async def sample_peak_rss(gateway: GatewayProcess, stop: asyncio.Event) -> int:
@@ -258,7 +187,7 @@ async def test_a_stalled_client_costs_normal_clients_nothing(
     story: Story, publisher: RedisProgressPublisher
 ) -> None:
     await publish_initial(publisher, story.id)
-    stalled = await RawClient.open(story.gateway.port, story.path)
+    stalled = await RawWebSocket.open(story.gateway.port, story.path)
     await asyncio.wait_for(first_message(stalled), timeout(10))  # subscribed; it never reads again
     clients = await asyncio.gather(*(open_client(story) for _ in range(50)))
     try:
@@ -273,7 +202,7 @@ async def test_a_stalled_client_costs_normal_clients_nothing(
         stop.set()
         peak_growth = await sampler - rss_before
         await wait_for_slow_client_closures(story.gateway, 1, 10)
-        slow_closures = await asyncio.to_thread(slow_client_closures, story.gateway)
+        slow_closures = await slow_client_closures(story.gateway)
     finally:
         stalled.close()
         await asyncio.gather(*(ws.close() for ws in clients))
@@ -291,7 +220,7 @@ async def test_b_a_client_that_stops_reading_finds_4008(
     story: Story, publisher: RedisProgressPublisher
 ) -> None:
     await publish_initial(publisher, story.id)
-    paused = await RawClient.open(story.gateway.port, story.path)
+    paused = await RawWebSocket.open(story.gateway.port, story.path)
     try:
         snapshot = await asyncio.wait_for(first_message(paused), timeout(10))
         stopped_at = time.monotonic()
@@ -338,7 +267,7 @@ async def test_c_a_slow_reader_that_keeps_up_gets_every_status_in_order(
     assert received[-1] == json.loads(JsonCodec().encode(published[-1]))
     assert status_runs([m["status"] for m in received]) == status_runs([u.status for u in published])
     assert len(received) < len(published)  # it fell behind far enough that percent updates were merged
-    assert await asyncio.to_thread(slow_client_closures, story.gateway) == 0
+    assert await slow_client_closures(story.gateway) == 0
 
 
 STALLED = 50
@@ -388,4 +317,4 @@ async def test_d_every_reader_that_stops_is_closed_by_slow_client_seconds_plus_5
     assert time.monotonic() - stopped >= SLOW_CLIENT_SECONDS
     assert released_after < SLOW_CLIENT_SECONDS + 5
     assert closes == [(4008, "slow_client")] * STALLED
-    assert await asyncio.to_thread(slow_client_closures, story.gateway) == STALLED
+    assert await slow_client_closures(story.gateway) == STALLED

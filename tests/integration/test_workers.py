@@ -25,20 +25,17 @@ from testkit.clients import clients_on_workers, served_client
 from testkit.processes import ROOT, free_port, port_open
 from testkit.waiting import timeout, wait_until
 from tests.contracts.progress import make_update
-from tests.integration.conftest import NewStory, StartGateway
+from tests.integration.conftest import StartGateway, TwoWorkers
 
 logger = logging.getLogger(__name__)
 
 
 async def test_killed_worker_is_replaced_and_its_clients_reconnect(
-    start_gateway: StartGateway, new_story: NewStory, redis_publisher: RedisProgressPublisher
+    two_workers: TwoWorkers, redis_publisher: RedisProgressPublisher
 ) -> None:
-    story = await new_story()
-    await redis_publisher.publish(make_update(story.id, StoryStatus.GENERATING, 10))
-    gateway = start_gateway(command=("serve", "--workers", "2"))
-    workers = await asyncio.to_thread(gateway.wait_workers, 2)
+    gateway, story, workers = two_workers.gateway, two_workers.story, two_workers.workers
     async with AsyncExitStack() as stack:
-        clients = await clients_on_workers(stack, gateway, story.path(), 1, workers, each=2)
+        clients = await clients_on_workers(stack, gateway, story.path(), workers, each=2)
         victim, survivor = workers
         doomed = [c for c in clients if c.worker == victim]
 
@@ -56,7 +53,7 @@ async def test_killed_worker_is_replaced_and_its_clients_reconnect(
 
         reconnected = [await served_client(stack, gateway, story.path(), 1) for _ in doomed]
         assert {c.worker for c in reconnected} <= {survivor, replacement}
-        newcomers = await clients_on_workers(stack, gateway, story.path(), 1, [replacement, survivor])
+        newcomers = await clients_on_workers(stack, gateway, story.path(), [replacement, survivor])
 
         await redis_publisher.publish(make_update(story.id, StoryStatus.GENERATING, 20))
         live = [c for c in clients if c.worker == survivor] + reconnected + newcomers

@@ -16,7 +16,7 @@ from testkit.metrics import Scrape
 from testkit.processes import GatewayProcess
 from testkit.waiting import timeout
 from tests.contracts.progress import make_update
-from tests.integration.conftest import NewStory, StartGateway
+from tests.integration.conftest import TwoWorkers
 
 logger = logging.getLogger(__name__)
 MAX_SCRAPES = 40  # enough for the kernel's SO_REUSEPORT hash to hand scrapes to both workers
@@ -44,14 +44,11 @@ async def scrape_and_answerer(gateway: GatewayProcess) -> tuple[Scrape, int]:
 
 
 async def test_a_scrape_sees_every_worker_whichever_answers(
-    start_gateway: StartGateway, new_story: NewStory, redis_publisher: RedisProgressPublisher
+    two_workers: TwoWorkers, redis_publisher: RedisProgressPublisher
 ) -> None:
-    story = await new_story()
-    await redis_publisher.publish(make_update(story.id, StoryStatus.GENERATING, 10))
-    gateway = start_gateway(command=("serve", "--workers", "2"))
-    workers = await asyncio.to_thread(gateway.wait_workers, 2)
+    gateway, story, workers = two_workers.gateway, two_workers.story, two_workers.workers
     async with AsyncExitStack() as stack:
-        clients = await clients_on_workers(stack, gateway, story.path(), 1, workers, each=2)
+        clients = await clients_on_workers(stack, gateway, story.path(), workers, each=2)
         await redis_publisher.publish(make_update(story.id, StoryStatus.GENERATING, 20))
         for client in clients:
             await client.progress.read_seq(2)

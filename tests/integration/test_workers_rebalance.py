@@ -24,7 +24,7 @@ from testkit.clients import ProgressClient
 from testkit.processes import GatewayProcess, tcp_sockets
 from testkit.waiting import timeout, wait_for_condition
 from tests.contracts.progress import make_update
-from tests.integration.conftest import NewStory, StartGateway
+from tests.integration.conftest import TwoWorkers
 
 logger = logging.getLogger(__name__)
 CLIENTS = 40
@@ -80,12 +80,10 @@ def held_by(gateway: GatewayProcess, workers: list[int]) -> list[int]:
 
 
 async def test_the_survivor_hands_its_excess_to_the_replacement(
-    start_gateway: StartGateway, new_story: NewStory, redis_publisher: RedisProgressPublisher
+    two_workers: TwoWorkers, redis_publisher: RedisProgressPublisher
 ) -> None:
-    story = await new_story()
-    await redis_publisher.publish(make_update(story.id, StoryStatus.GENERATING, 10))
-    gateway = start_gateway(command=("serve", "--workers", "2"))
-    victim, survivor = await asyncio.to_thread(gateway.wait_workers, 2)
+    gateway, story = two_workers.gateway, two_workers.story
+    victim, survivor = two_workers.workers
     async with holders(gateway.ws + story.path(), CLIENTS) as fleet:
         os.kill(gateway.pid, signal.SIGSTOP)
         try:

@@ -1,4 +1,5 @@
-"""A running gateway on the in-memory adapters: the unit tests play workers and browsers against it."""
+"""A running gateway on the in-memory adapters: the unit tests play workers and browsers against it;
+and the fake's side of the progress contracts."""
 
 from __future__ import annotations
 
@@ -14,15 +15,18 @@ from uuid import UUID
 import pytest
 from dependency_injector import providers
 
+from adapters.json_codec import JsonCodec
 from adapters.memory import MemoryBroker, MemoryMetrics, MemorySocket, MemoryStoryDirectory, MemoryTokens
 from domain.aio.backoff import Backoff
+from domain.connection.outbox import Outbox
 from domain.connection.session import SessionLimits
 from domain.gateway import Gateway
 from domain.hub.hub import ProgressHub
-from domain.progress import ProgressUpdate, StoryStatus
+from domain.progress import Frame, ProgressUpdate, StoryStatus
 from entrypoints.container import Container
-from entrypoints.settings import Settings
+from entrypoints.settings import RedisMode, Settings
 from testkit.waiting import timeout
+from tests.contracts.progress import ProgressPorts
 
 
 def update(
@@ -34,6 +38,29 @@ def update(
     at: datetime | None = None,
 ) -> ProgressUpdate:
     return ProgressUpdate(story_id, status, percent, step, at or datetime.now(UTC), seq)
+
+
+S = StoryStatus
+_CODEC = JsonCodec()
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def frame(story: UUID, status: StoryStatus, percent: int, seq: int | None, at: datetime = T0) -> Frame:
+    progress = update(story, status, percent, seq=seq, at=at)
+    return Frame(progress, _CODEC.encode_bytes(progress))
+
+
+def drain(outbox: Outbox) -> list[Any]:
+    """Everything a sender would write now, progress decoded, control text as is."""
+    received: list[Any] = []
+    while (entry := outbox.pop()) is not None:
+        received.append(json.loads(entry.text) if isinstance(entry, Frame) else entry)
+        outbox.done()
+    return received
+
+
+def seen(outbox: Outbox) -> list[tuple[str, int, int | None]]:
+    return [(m["status"], m["progress_percent"], m.get("seq")) for m in drain(outbox)]
 
 
 def progress(socket: MemorySocket) -> list[dict[str, Any]]:
@@ -104,14 +131,20 @@ def memory_container(
     limits: SessionLimits | None = None,
     backoff: Backoff | None = None,
     ownership_ttl: float = 60.0,
+    redis_mode: RedisMode = "standalone",
 ) -> Container:
     """The app's own wiring (the container) on the in-memory adapters, with test doubles where
-    the tests play a part: opaque tokens, countable metrics, a broker that can be broken."""
+    the tests play a part: opaque tokens, countable metrics, a broker that can be broken. In
+    `redis_mode` "cluster" the fake plays the cluster's feed (a `TopicFeed`)."""
     settings = Settings(
-        jwt_key="unit-test-key-" + "x" * 32, backend="memory", ownership_ttl_seconds=ownership_ttl
+        jwt_key="unit-test-key-" + "x" * 32,
+        backend="memory",
+        ownership_ttl_seconds=ownership_ttl,
+        redis_mode=redis_mode,
     )
     container = Container(settings=settings)
-    container.memory_broker.override(providers.Object(broker or MemoryBroker()))
+    if broker is not None:
+        container.memory_broker.override(providers.Object(broker))
     container.tokens.override(providers.Object(MemoryTokens()))
     container.metrics.override(providers.Object(MemoryMetrics()))
     if limits is not None:
@@ -129,6 +162,22 @@ async def started(container: Container) -> tuple[ProgressHub, Gateway]:
     return hub, gateway
 
 
+async def rig_on(container: Container) -> Rig:
+    """A rig over the container's gateway, started, with the rig's user owning its story."""
+    hub, gateway = await started(container)
+    rig = Rig(
+        container.memory_broker(),
+        container.directory(),
+        container.tokens(),
+        container.metrics(),
+        hub,
+        gateway,
+        container,
+    )
+    rig.directory.add(rig.story, rig.user)
+    return rig
+
+
 @pytest.fixture
 async def make_rig() -> AsyncIterator[MakeRig]:
     rigs: list[Rig] = []
@@ -138,19 +187,9 @@ async def make_rig() -> AsyncIterator[MakeRig]:
         backoff: Backoff | None = None,
         broker: MemoryBroker | None = None,
         ownership_ttl: float = 60.0,
+        redis_mode: RedisMode = "standalone",
     ) -> Rig:
-        container = memory_container(broker, limits, backoff, ownership_ttl)
-        hub, gateway = await started(container)
-        rig = Rig(
-            container.memory_broker(),
-            container.directory(),
-            container.tokens(),
-            container.metrics(),
-            hub,
-            gateway,
-            container,
-        )
-        rig.directory.add(rig.story, rig.user)
+        rig = await rig_on(memory_container(broker, limits, backoff, ownership_ttl, redis_mode))
         rigs.append(rig)
         return rig
 
@@ -162,3 +201,26 @@ async def make_rig() -> AsyncIterator[MakeRig]:
 @pytest.fixture
 async def rig(make_rig: MakeRig) -> Rig:
     return await make_rig()
+
+
+class MemoryRawChannel:
+    """A foreign publisher on the fake: anything on a story's channel, or on `revocations`."""
+
+    def __init__(self, broker: MemoryBroker) -> None:
+        self._broker = broker
+
+    def channel(self, story_id: UUID) -> str:
+        return f"story:{story_id}"
+
+    async def send(self, story_id: UUID, data: bytes) -> None:
+        self._broker.publish_raw(self.channel(story_id), data)
+
+    async def revoke(self, data: bytes) -> None:
+        self._broker.publish_raw("revocations", data)
+
+
+@pytest.fixture(params=[False, True], ids=["standalone", "per-topic"])
+def progress_ports(request: pytest.FixtureRequest) -> ProgressPorts:
+    """The fake both ways: as the standalone feed, and playing the cluster feed (`per_topic`)."""
+    broker = MemoryBroker(per_topic=request.param)
+    return ProgressPorts(feed=broker, publisher=broker, raw=MemoryRawChannel(broker), topics=broker)

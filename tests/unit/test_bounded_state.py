@@ -7,18 +7,19 @@ import uuid
 from collections.abc import Sequence
 from uuid import UUID
 
+from dependency_injector import providers
+
 from adapters.json_codec import JsonCodec
-from adapters.memory import MemoryBroker, MemoryMetrics, MemoryStoryDirectory
+from adapters.memory import MemoryBroker, MemoryStoryDirectory
 from domain.access.directory_cache import CachingDirectory
+from domain.aio.tasks import BackgroundTasks
 from domain.connection.outbox import Outbox
-from domain.hub.dashboard_routing import DashboardRouter
-from domain.hub.hub import ProgressHub
+from domain.hub.dashboard_routing import DashboardRouter, RoutingLimits
 from domain.hub.snapshots import LatestFrames
-from domain.hub.subscribers import Subscribers
 from domain.hub.topics import TopicSubscriptions
 from domain.progress import Frame, StoryStatus
 from domain.values import Topic
-from tests.unit.conftest import eventually, update
+from tests.unit.conftest import eventually, memory_container, started, update
 
 CODEC = JsonCodec()
 
@@ -39,22 +40,20 @@ def test_latest_frames_keep_at_most_their_count_and_their_bytes() -> None:
 
 async def test_the_hubs_latest_frames_stay_bounded_when_viewers_each_open_a_new_story() -> None:
     """The audit's case: viewers each open a new story, get its updates, and leave."""
-    broker, directory = MemoryBroker(), MemoryStoryDirectory()
-    hub = ProgressHub(
-        broker, CachingDirectory(directory), CODEC, MemoryMetrics(), Subscribers(), latest_frames=5
-    )
-    await hub.start()
+    container, frames = memory_container(), LatestFrames(CODEC, entries=5)
+    container.frames.override(providers.Object(frames))
+    hub, _ = await started(container)
+    broker = container.memory_broker()
     try:
-        await eventually(lambda: hub.ready)
         for _ in range(40):
             story, outbox = uuid.uuid4(), Outbox()
             outbox.attach(lambda _entry: True, lambda: None, lambda _closure: None)
             async with hub.watch_story(outbox, story, uuid.uuid4()):
                 await broker.publish(update(story, percent=1))
                 await eventually(lambda outbox=outbox: len(outbox.held_stories()) == 1)
-        assert hub.latest_frames == 5
+        assert len(frames) == 5
     finally:
-        await hub.stop()
+        await container.shutdown_resources()  # type: ignore[misc]
 
 
 async def test_lingering_topics_are_bounded_the_longest_lingering_dropped_first() -> None:
@@ -79,13 +78,21 @@ class SilentDirectory(MemoryStoryDirectory):
         return {}
 
 
+class Delivered:
+    """The router's delivery, recorded."""
+
+    def __init__(self) -> None:
+        self.frames: list[Frame] = []
+
+    def to_owner(self, owner: UUID, frame: Frame) -> None:
+        self.frames.append(frame)
+
+
 async def test_the_routers_waiting_lists_are_bounded_in_stories_and_per_story() -> None:
-    delivered: list[Frame] = []
-    router = DashboardRouter(
-        CachingDirectory(SilentDirectory()), lambda _owner, frame: delivered.append(frame),
-        max_stories_waiting=3, max_waiting=4,
-    )  # fmt: skip
-    tasks: list[asyncio.Task[None]] = []
+    recorded, tasks = Delivered(), BackgroundTasks()
+    delivered = recorded.frames
+    limits = RoutingLimits(max_stories_waiting=3, max_waiting=4)
+    router = DashboardRouter(CachingDirectory(SilentDirectory()), recorded, tasks, limits)
     stories = [uuid.uuid4() for _ in range(5)]
     statuses = [StoryStatus.ANALYZING, StoryStatus.GENERATING, StoryStatus.SYNTHESIZING]
 
@@ -96,7 +103,7 @@ async def test_the_routers_waiting_lists_are_bounded_in_stories_and_per_story() 
     for seq in range(1, 61):
         status = statuses[min(seq // 20, 2)]
         for story in stories:
-            router.route(frame(story, status, seq), lambda coro: tasks.append(asyncio.ensure_future(coro)))
+            router.route(frame(story, status, seq))
 
     waiting = router.waiting_updates(stories[0])
     assert router.stories_waiting == 3
@@ -105,6 +112,4 @@ async def test_the_routers_waiting_lists_are_bounded_in_stories_and_per_story() 
     assert waiting[-1] == (StoryStatus.SYNTHESIZING, 60)
     assert router.waiting_updates(stories[4]) == []
     assert delivered == []
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await tasks.cancel_all()

@@ -13,7 +13,7 @@ from adapters.memory import MemorySocket
 from domain.connection.quota import ConnectionQuota
 from domain.errors import Closure
 from testkit.waiting import timeout
-from tests.unit.conftest import Rig, memory_container, progress, started
+from tests.unit.conftest import Rig, memory_container, progress, rig_on
 
 LIMIT = 3
 
@@ -57,17 +57,7 @@ def test_a_limit_below_one_is_refused() -> None:
 async def small_rig() -> AsyncIterator[Rig]:
     container = memory_container()
     container.quota.override(providers.Object(ConnectionQuota(LIMIT)))
-    hub, gateway = await started(container)
-    rig = Rig(
-        container.memory_broker(),
-        container.directory(),
-        container.tokens(),
-        container.metrics(),
-        hub,
-        gateway,
-        container,
-    )
-    rig.directory.add(rig.story, rig.user)
+    rig = await rig_on(container)
     yield rig
     await rig.close()
 

@@ -7,6 +7,7 @@ import asyncio
 from adapters.memory import MemoryBroker, MemoryStoryDirectory
 from domain.aio.backoff import Backoff
 from domain.health import Readiness, down_dependencies
+from testkit.waiting import Clock
 from tests.unit.conftest import MakeRig, Rig, eventually
 
 
@@ -69,17 +70,9 @@ class CountingDirectory(MemoryStoryDirectory):
         await super().ping()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_callers_at_once_share_one_probe(rig: Rig) -> None:
     broker, directory = CountingBroker(), CountingDirectory()
-    readiness = Readiness(rig.hub, broker, directory, clock=Clock())
+    readiness = Readiness(rig.hub, broker, directory, clock=Clock(100.0))
     broker.answer.clear()
 
     callers = [asyncio.ensure_future(readiness.down()) for _ in range(100)]
@@ -91,7 +84,7 @@ async def test_callers_at_once_share_one_probe(rig: Rig) -> None:
 
 
 async def test_an_answer_is_reused_for_one_second_then_probed_again(rig: Rig) -> None:
-    broker, directory, clock = CountingBroker(), CountingDirectory(), Clock()
+    broker, directory, clock = CountingBroker(), CountingDirectory(), Clock(100.0)
     readiness = Readiness(rig.hub, broker, directory, clock=clock)
 
     assert await readiness.down() == []
@@ -106,7 +99,7 @@ async def test_an_answer_is_reused_for_one_second_then_probed_again(rig: Rig) ->
 
 async def test_a_caller_that_gives_up_leaves_the_probe_to_the_others(rig: Rig) -> None:
     broker = CountingBroker()
-    readiness = Readiness(rig.hub, broker, CountingDirectory(), clock=Clock())
+    readiness = Readiness(rig.hub, broker, CountingDirectory(), clock=Clock(100.0))
     broker.answer.clear()
     impatient, patient = asyncio.ensure_future(readiness.down()), asyncio.ensure_future(readiness.down())
     await eventually(lambda: broker.pings == 1)

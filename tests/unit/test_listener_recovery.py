@@ -15,7 +15,8 @@ from adapters.memory import MemoryBroker, MemoryMetrics
 from domain.aio.backoff import Backoff
 from domain.errors import FeedUnavailable
 from domain.hub.listener import FeedListener
-from domain.values import FeedEvent
+from domain.progress import ProgressUpdate
+from domain.values import FeedEvent, OwnerUpdate, Revoked
 from testkit.waiting import timeout
 from tests.unit.conftest import eventually
 
@@ -45,13 +46,25 @@ class CountingBroker(MemoryBroker):
             yield event
 
 
+class Subscriptions:
+    """The listener's sink: it records each subscription (True: a resubscription), nothing else."""
+
+    def __init__(self) -> None:
+        self.seen: list[bool] = []
+
+    def subscribed(self, again: bool) -> None:
+        self.seen.append(again)
+
+    def received(self, event: ProgressUpdate | OwnerUpdate | Revoked) -> None:
+        return None
+
+
 class Running:
     def __init__(self, broker: CountingBroker) -> None:
         self.broker, self.metrics = broker, MemoryMetrics()
-        self.subscribed: list[bool] = []
-        self.listener = FeedListener(
-            broker, self.metrics, FIXED, self.subscribed.append, lambda event: None, probe_seconds=PROBE
-        )
+        sink = Subscriptions()
+        self.subscribed = sink.seen
+        self.listener = FeedListener(broker, self.metrics, FIXED, sink, probe_seconds=PROBE)
 
 
 @pytest.fixture

@@ -9,14 +9,7 @@ import logging
 
 from entrypoints.log_throttle import RepeatThrottle
 from entrypoints.logs import GatewayHandler, JsonFormatter, TextFormatter
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from testkit.waiting import Clock
 
 
 def warning(story: int, line: int = 10, level: int = logging.WARNING) -> logging.LogRecord:

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from adapters.json_codec import JsonCodec
-from adapters.memory import MemoryBroker, MemorySocket
+from adapters.memory import MemorySocket
 from domain.errors import Closure
 from domain.progress import ProgressUpdate, StoryStatus
 from domain.values import Topic
@@ -179,8 +179,8 @@ async def test_status_answers_once_per_story_when_a_snapshot_was_stored_without_
 async def test_cluster_mode_an_update_on_a_users_channel_for_anothers_story_is_not_delivered(
     make_rig: MakeRig,
 ) -> None:
-    broker = MemoryBroker(per_topic=True)
-    rig = await make_rig(broker=broker)
+    rig = await make_rig(redis_mode="cluster")
+    broker = rig.broker
     other, theirs, unseen = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     rig.directory.add(theirs, other)
     rig.directory.add(unseen, rig.user)  # a story of ours no one here has looked up yet

@@ -14,7 +14,7 @@ STORY = uuid.UUID("6f1c2a4e-0d3b-4a51-9a7e-2f1f4a0c9b11")
 def test_the_story_of_its_own_channel_is_the_story() -> None:
     keys = RedisKeys("run-1:")
 
-    assert keys.story_of(keys.channel(STORY)) == STORY
+    assert keys.story_of(keys.story_channel(STORY)) == STORY
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from entrypoints.settings import SETTINGS, Settings, SettingsError, load_settings
+from entrypoints.setting_checks import SettingsError
+from entrypoints.settings import SETTINGS, Settings, load_settings
 
 SECRET = "s" * 32
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -23,7 +23,7 @@ def test_standalone_names_are_the_gateways(prefix: str) -> None:
 
     assert sdk.snapshot(STORY) == gateway.snapshot(STORY)
     assert sdk.counter(STORY) == gateway.counter(STORY)
-    assert sdk.story_channel(STORY) == gateway.channel(STORY)
+    assert sdk.story_channel(STORY) == gateway.story_channel(STORY)
     assert gateway.story_of(sdk.story_channel(STORY)) == STORY
     assert sdk.revocations == f"{prefix}revocations"
 

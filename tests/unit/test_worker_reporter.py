@@ -166,7 +166,7 @@ async def test_the_asyncio_api_has_the_same_shape() -> None:
         (StoryStatus.ANALYZING, 5, 1),
         (StoryStatus.COMPLETE, 100, 2),
     ]
-    failed = await broker.snapshot(second)
+    failed = next(iter(await broker.snapshots([second])), None)
     assert failed is not None
     assert (failed.status, failed.progress_percent, failed.current_step) == (
         StoryStatus.FAILED,

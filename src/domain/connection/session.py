@@ -13,22 +13,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from domain.access.policy import AccessPolicy
 from domain.connection.client_frames import ClientFrame, Command, FloodGuard, read_frame
 from domain.connection.outbox import Outbox
 from domain.connection.timers import Alarm
 from domain.errors import AccessDenied, ClientGone, Closure
-from domain.ports import ClientSocket, Metrics
+from domain.ports import ClientSocket, DeliveryMetrics
 from domain.progress import Frame
 from domain.values import Disconnect, Principal
 
 logger = logging.getLogger(__name__)
-
-Refresh = Callable[[Outbox], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +36,33 @@ class SessionLimits:
     max_frame_bytes: int = 4096
     flood_rate: float = 20.0
     flood_burst: float = 40.0
+
+
+@dataclass(frozen=True, slots=True)
+class SessionServices:
+    """What every session of a gateway shares: the policy (for `auth`), the limits, the metrics."""
+
+    policy: AccessPolicy
+    limits: SessionLimits
+    metrics: DeliveryMetrics
+
+
+class Subscription(Protocol):
+    """A connection's subscription as the hub opens it (`Watch`), entered for the session's length."""
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def endpoint(self) -> str: ...
+
+    async def refresh(self) -> None:
+        """`status`: the state of each story held, again (no directory query: cheap to repeat)."""
+        ...
+
+    async def __aenter__(self) -> None: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
 
 
 class Session:
@@ -53,31 +78,23 @@ class Session:
         "_outbox",
         "_policy",
         "_principal",
-        "_refresh",
         "_sender",
         "_socket",
         "_task",
+        "_watch",
     )
 
     def __init__(
-        self,
-        socket: ClientSocket,
-        outbox: Outbox,
-        principal: Principal,
-        policy: AccessPolicy,
-        limits: SessionLimits,
-        refresh: Refresh,
-        metrics: Metrics,
-        endpoint: str,
+        self, socket: ClientSocket, principal: Principal, watch: Subscription, services: SessionServices
     ) -> None:
         self._socket = socket
-        self._outbox = outbox
         self._principal = principal
-        self._policy = policy
-        self._limits = limits
-        self._refresh = refresh
-        self._metrics = metrics
-        self._endpoint = endpoint
+        self._watch = watch
+        self._outbox = watch.outbox
+        self._endpoint = watch.endpoint
+        self._policy = services.policy
+        self._limits = services.limits
+        self._metrics = services.metrics
         self._loop = asyncio.get_running_loop()
         self._last_heard = self._last_pinged = self._loop.time()
         self._alarm = Alarm(self._tick)
@@ -85,16 +102,14 @@ class Session:
         self._task: asyncio.Task[object] | None = None
         self._ending: Closure | None = None
 
-    async def run(
-        self, watch: AbstractAsyncContextManager[object], ready: Callable[[], None] | None = None
-    ) -> Closure | Disconnect:
-        """Subscribe with `watch` (then call `ready`), and serve until either side ends it; returns
-        why the server closes, or how the connection ended without us (`Disconnect`)."""
+    async def run(self, ready: Callable[[], None] | None = None) -> Closure | Disconnect:
+        """Subscribe (then call `ready`), and serve until either side ends it; returns why the
+        server closes, or how the connection ended without us (`Disconnect`)."""
         self._task = asyncio.current_task()
         self._outbox.attach(self._socket.send_now, self._start_sender, self._end)
         self._tick()
         try:
-            async with watch:
+            async with self._watch:
                 if ready is not None:
                     ready()
                 return await self._receive_loop()
@@ -173,7 +188,7 @@ class Session:
         if frame.command is Command.PING:
             self._outbox.push_text("pong")
         elif frame.command is Command.STATUS:
-            await self._refresh(self._outbox)
+            await self._watch.refresh()
         elif frame.command is Command.AUTH:
             try:
                 self._principal = self._policy.renew(self._principal, frame.argument)

@@ -7,51 +7,60 @@ not committed or not replicated) is looked up again with backoff, so its dashboa
 holding its latest state. An update heard on an owner's channel (cluster mode) names the owner
 it claims; it reaches that owner's dashboards only where the directory agrees.
 
-Bound: updates of at most `max_stories_waiting` stories (100,000) wait for a lookup, at most
-`max_waiting` (32) each: over that, each run of one status keeps only its last update, so every
-status change survives; an update of one more story skips dashboards (logged).
+Bound (`RoutingLimits`): updates of at most `max_stories_waiting` stories (100,000) wait for a
+lookup, at most `max_waiting` (32) each: over that, each run of one status keeps only its last
+update, so every status change survives; an update of one more story skips dashboards (logged).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any
+from typing import Protocol
 from uuid import UUID
 
 from domain.access.directory_cache import CachingDirectory
 from domain.aio.backoff import Backoff
+from domain.aio.tasks import BackgroundTasks
 from domain.errors import DirectoryUnavailable
 from domain.progress import Frame, StoryStatus
 
 logger = logging.getLogger(__name__)
 
-Deliver = Callable[[UUID, Frame], None]
-Spawn = Callable[[Coroutine[Any, Any, None]], object]
 Waiting = tuple[Frame, UUID | None]  # an update, and the owner its channel claims (cluster mode)
+
+
+class OwnerDelivery(Protocol):
+    def to_owner(self, owner: UUID, frame: Frame) -> None:
+        """`frame` to `owner`'s dashboards here (`Subscribers`)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingLimits:
+    """How much may wait for lookups (see the module's bound), and how a lookup is retried."""
+
+    max_stories_waiting: int = 100_000
+    max_waiting: int = 32
+    attempts: int = 6
+    timeout: float = 1.5
+    backoff: Backoff = field(default_factory=lambda: Backoff(base=1.0, cap=16.0))
 
 
 class DashboardRouter:
     def __init__(
         self,
         directory: CachingDirectory,
-        deliver: Deliver,
-        *,
-        max_stories_waiting: int = 100_000,
-        backoff: Backoff | None = None,
-        attempts: int = 6,
-        timeout: float = 1.5,
-        max_waiting: int = 32,
+        deliver: OwnerDelivery,
+        tasks: BackgroundTasks,
+        limits: RoutingLimits | None = None,
     ) -> None:
         self._directory = directory
         self._deliver = deliver
-        self._max_stories_waiting = max_stories_waiting
-        self._backoff = backoff or Backoff(base=1.0, cap=16.0)
-        self._attempts = attempts
-        self._timeout = timeout
-        self._max_waiting = max_waiting
+        self._tasks = tasks
+        self._limits = limits or RoutingLimits()
         self._waiting: dict[UUID, list[Waiting]] = {}
 
     @property
@@ -62,38 +71,38 @@ class DashboardRouter:
         """What waits for the lookup of `story_id`: (status, seq), oldest first."""
         return [(frame.update.status, frame.update.seq) for frame, _ in self._waiting.get(story_id, [])]
 
-    def route(self, frame: Frame, spawn: Spawn, claimed: UUID | None = None) -> None:
+    def route(self, frame: Frame, claimed: UUID | None = None) -> None:
         """To the owner's dashboards; with `claimed`, only if the directory says it is the owner."""
         story_id = frame.update.story_id
         if (waiting := self._waiting.get(story_id)) is not None:  # behind a lookup: keep the order
             waiting.append((frame, claimed))
-            _compact(waiting, self._max_waiting)
+            _compact(waiting, self._limits.max_waiting)
         elif (owner := self._directory.known_owner(story_id)) is not None:
             if claimed is None or claimed == owner:
-                self._deliver(owner, frame)
-        elif len(self._waiting) < self._max_stories_waiting:
+                self._deliver.to_owner(owner, frame)
+        elif len(self._waiting) < self._limits.max_stories_waiting:
             self._waiting[story_id] = [(frame, claimed)]
-            spawn(self._resolve(story_id))
+            self._tasks.spawn(self._resolve(story_id), name="owner-lookup")
         else:
             logger.warning("too many stories of unknown owner; dashboards miss story %s", story_id)
 
     async def _resolve(self, story_id: UUID) -> None:
         """Look the owner up, retrying with backoff while the directory does not know the story."""
         try:
-            for attempt in range(self._attempts):
+            for attempt in range(self._limits.attempts):
                 if (owner := await self._lookup(story_id)) is not None:
                     for frame, claimed in self._waiting.pop(story_id, []):
                         if claimed is None or claimed == owner:
-                            self._deliver(owner, frame)
+                            self._deliver.to_owner(owner, frame)
                     return
-                await asyncio.sleep(self._backoff.delay(attempt))
+                await asyncio.sleep(self._limits.backoff.delay(attempt))
             logger.warning("no owner found for story %s; its updates skip dashboards", story_id)
         finally:
             self._waiting.pop(story_id, None)
 
     async def _lookup(self, story_id: UUID) -> UUID | None:
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(self._limits.timeout):
                 return await self._directory.owner_of(story_id)
         except (DirectoryUnavailable, TimeoutError) as exc:
             logger.warning("owner of story %s not known yet: %r", story_id, exc)

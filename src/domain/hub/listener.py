@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from contextlib import aclosing
+from datetime import UTC, datetime
+from typing import Protocol
 
 from domain.aio.backoff import Backoff
 from domain.errors import FeedUnavailable
-from domain.ports import Metrics, ProgressFeed
+from domain.ports import FeedMetrics, ProgressFeed
 from domain.progress import ProgressUpdate
 from domain.values import OwnerUpdate, Rejected, Revoked, Subscribed
 
@@ -26,22 +27,30 @@ logger = logging.getLogger(__name__)
 PROBE_SECONDS = 0.1
 
 
+class FeedSink(Protocol):
+    """Where the listener hands what the feed brings (`Delivery`)."""
+
+    def subscribed(self, again: bool) -> None:
+        """The broker confirmed a subscription: the first one, or `again` after a loss."""
+        ...
+
+    def received(self, event: ProgressUpdate | OwnerUpdate | Revoked) -> None: ...
+
+
 class FeedListener:
     def __init__(
         self,
         feed: ProgressFeed,
-        metrics: Metrics,
+        metrics: FeedMetrics,
         backoff: Backoff,
-        on_subscribed: Callable[[bool], None],
-        on_update: Callable[[ProgressUpdate | OwnerUpdate | Revoked], None],
+        sink: FeedSink,
         probe_seconds: float = PROBE_SECONDS,
     ) -> None:
         self._feed = feed
         self._probe_seconds = probe_seconds
         self._metrics = metrics
         self._backoff = backoff
-        self._on_subscribed = on_subscribed
-        self._on_update = on_update
+        self._sink = sink
         self._subscriptions = 0
         self.ready = False
 
@@ -54,12 +63,8 @@ class FeedListener:
                         if isinstance(event, Subscribed):
                             attempt = 0
                             self._subscribed()
-                            continue
-                        self._metrics.broker_message()
-                        if isinstance(event, Rejected):
-                            self._rejected(event)
                         else:
-                            self._on_update(event)
+                            self._heard(event)
                 raise FeedUnavailable("the feed ended")
             except FeedUnavailable as exc:
                 logger.warning("progress listener lost the broker: %s", exc)
@@ -96,6 +101,15 @@ class FeedListener:
             logger.exception("broker probe failed")
         return True
 
+    def _heard(self, event: ProgressUpdate | OwnerUpdate | Revoked | Rejected) -> None:
+        self._metrics.broker_message()
+        if isinstance(event, Rejected):
+            self._rejected(event)
+            return
+        if isinstance(event, ProgressUpdate):
+            self._metrics.update_received((datetime.now(UTC) - event.updated_at).total_seconds())
+        self._sink.received(event)
+
     def _rejected(self, event: Rejected) -> None:
         """Counted by reason; logged with the channel and the detail (the log formatter escapes
         what a publisher put there, and folds a flood of these into a count)."""
@@ -106,4 +120,4 @@ class FeedListener:
         self._subscriptions += 1
         self.ready = True
         self._metrics.listener_up(True)
-        self._on_subscribed(self._subscriptions > 1)
+        self._sink.subscribed(self._subscriptions > 1)

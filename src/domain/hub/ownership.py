@@ -18,33 +18,42 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
 from uuid import UUID
 
 from domain.access.directory_cache import Answers, CachingDirectory
 from domain.aio.tasks import BackgroundTasks
 from domain.connection.outbox import Outbox
-from domain.errors import Closure, DirectoryUnavailable
+from domain.errors import Closure, DirectoryUnavailable, FeedUnavailable
+from domain.hub.offers import SnapshotOffers
+from domain.hub.resync import Resync
 from domain.hub.subscribers import Subscribers
 
 logger = logging.getLogger(__name__)
 
 EARLY = 0.9  # checks every 0.9 x ttl: watched stories' answers never expire between two checks
 MAX_REVOKED = 10_000
-Offer = Callable[[Outbox, Iterable[UUID], str], Awaitable[None]]
 
 
 class OwnershipChecks:
+    """Registers itself for the directory's changes (`changed`) as it is built."""
+
     def __init__(
-        self, directory: CachingDirectory, subscribers: Subscribers, offer: Offer, tasks: BackgroundTasks
+        self,
+        directory: CachingDirectory,
+        subscribers: Subscribers,
+        offers: SnapshotOffers,
+        resync: Resync,
+        tasks: BackgroundTasks,
     ) -> None:
         self._directory = directory
         self._subscribers = subscribers
-        self._offer = offer
+        self._offers = offers
+        self._resync = resync
         self._tasks = tasks
         self._revoked: set[UUID] = set()
         self._everything = False  # too many revocations at once: check all that is watched
         self._checking: asyncio.Task[None] | None = None
+        directory.watch_changes(self.changed)
 
     async def run_forever(self) -> None:
         """A check that fails for a reason of its own (a bug) is logged, and the next one comes."""
@@ -118,4 +127,8 @@ class OwnershipChecks:
 
     async def _offer_all(self, dashboards: list[Outbox], story_id: UUID) -> None:
         for outbox in dashboards:
-            await self._offer(outbox, [story_id], "dashboard")
+            try:
+                await self._offers.offer(outbox, [story_id], "dashboard")
+            except FeedUnavailable as exc:
+                logger.warning("snapshots unavailable, a resync will send them: %s", exc)
+                self._resync.request()

@@ -59,9 +59,13 @@ class LatestFrames:
         """The stored frame if it is of this very update, else a new one (then stored)."""
         frame = self._frames.get(update.story_id)
         if frame is None or frame.update != update:
-            frame = Frame(update, self._encoder.encode_bytes(update))
+            frame = self.encode(update)
             self.store(frame)
         return frame
+
+    def encode(self, update: ProgressUpdate) -> Frame:
+        """A new frame of `update`, not stored: the one encoding all its receivers share."""
+        return Frame(update, self._encoder.encode_bytes(update))
 
     def store(self, frame: Frame) -> None:
         story_id = frame.update.story_id

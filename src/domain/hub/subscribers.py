@@ -1,10 +1,10 @@
-"""Who watches what in this process: the one home of the subscriber bookkeeping.
+"""Who watches what in this process: the one home of the subscriber bookkeeping, and of the fan-out.
 
 Story sessions are indexed by story, dashboards by user; `story_owners` says whose story sockets
-each watched story's are (the ownership checks close them when that changes). The hub fans updates
-out through these indexes, the resync walks them, and a shutdown closes every outbox, including
-those of sessions that are still starting. Bound: one entry per story or user watched here, so
-by the connections.
+each watched story's are (the ownership checks close them when that changes). Updates are fanned
+out through these indexes (`deliver`, `to_owner`), the resync walks them, and a shutdown closes
+every outbox, including those of sessions that are still starting. Bound: one entry per story or
+user watched here, so by the connections.
 """
 
 from __future__ import annotations
@@ -14,16 +14,18 @@ from uuid import UUID
 
 from domain.connection.outbox import Offer, Outbox
 from domain.errors import Closure
+from domain.ports import DeliveryMetrics
 from domain.progress import Frame
 
 Index = dict[UUID, set[Outbox]]
 
 
 class Subscribers:
-    def __init__(self) -> None:
+    def __init__(self, metrics: DeliveryMetrics) -> None:
         self.by_story: Index = {}
         self.by_user: Index = {}
         self.story_owners: dict[UUID, UUID] = {}
+        self._metrics = metrics
         self._closing: Closure | None = None
 
     def add(self, index: Index, key: UUID, outbox: Outbox) -> None:
@@ -57,18 +59,33 @@ class Subscribers:
             outbox.close(closure)
         return len(outboxes)
 
+    def close_some(self, count: int, closure: Closure) -> int:
+        """End `count` sessions (any of them) with `closure`; returns how many."""
+        outboxes = self.all()[:count]
+        for outbox in outboxes:
+            outbox.close(closure)
+        return len(outboxes)
+
     def reset_order(self) -> None:
         for outbox in self.all():
             outbox.reset_order()
 
+    def deliver(self, outboxes: Iterable[Outbox], frame: Frame, endpoint: str) -> None:
+        """Offer a live update to each outbox, in one pass, counted once for all of them."""
+        sent = merged = 0
+        for outbox in outboxes:
+            offer = outbox.offer(frame)
+            if offer is Offer.SENT:
+                sent += 1
+            elif offer is Offer.MERGED:
+                merged += 1
+        if sent:
+            self._metrics.sent(endpoint, sent)
+            self._metrics.written(frame.lag())
+        if merged:
+            self._metrics.updates_merged(merged)
 
-def fan_out(outboxes: Iterable[Outbox], frame: Frame) -> tuple[int, int]:
-    """Offer `frame` to each outbox: (written at once, merged into a backlog)."""
-    sent = merged = 0
-    for outbox in outboxes:
-        offer = outbox.offer(frame)
-        if offer is Offer.SENT:
-            sent += 1
-        elif offer is Offer.MERGED:
-            merged += 1
-    return sent, merged
+    def to_owner(self, owner: UUID, frame: Frame) -> None:
+        """A story's update to its owner's dashboards here (the router has found the owner)."""
+        if dashboards := self.by_user.get(owner):
+            self.deliver(dashboards, frame, "dashboard")

@@ -3,8 +3,9 @@
 The first local watcher of a story (or a user's first dashboard) subscribes its channel, and
 waits for the broker's confirmation before reading the snapshot, so nothing published in between
 is lost. Concurrent watchers share one subscription. The channel is dropped `linger` seconds
-after its last watcher leaves, so a page that reconnects finds it still there. Where the feed
-brings everything anyway (`per_topic` False), all of this is skipped.
+after its last watcher leaves, so a page that reconnects finds it still there. Only a `TopicFeed`
+needs this (see `domain.hub.reach`): a feed whose one subscription brings every story has no
+topics to hold.
 
 Bound: the topics held (one per story or user watched here, so bounded by the connections) and
 at most `max_lingering` (10,000) that linger after their last watcher; past that, the topic
@@ -18,14 +19,14 @@ import logging
 
 from domain.aio.futures import failure
 from domain.errors import FeedUnavailable
-from domain.ports import ProgressFeed
+from domain.ports import TopicFeed
 from domain.values import Topic
 
 logger = logging.getLogger(__name__)
 
 
 class TopicSubscriptions:
-    def __init__(self, feed: ProgressFeed, linger: float = 30.0, max_lingering: int = 10_000) -> None:
+    def __init__(self, feed: TopicFeed, linger: float = 30.0, max_lingering: int = 10_000) -> None:
         self._feed = feed
         self._linger = linger
         self._max_lingering = max_lingering
@@ -36,15 +37,13 @@ class TopicSubscriptions:
     async def acquire(self, topic: Topic) -> None:
         """Subscribed to `topic` until `release`; a broker failure is logged, not raised: the feed
         keeps the topic and subscribes it again with the next subscription, which resyncs."""
-        if not self._feed.per_topic:
-            return
         self._holders[topic] = self._holders.get(topic, 0) + 1
         if (timer := self._dropping.pop(topic, None)) is not None:
             timer.cancel()
         await self._subscribed(topic)
 
     def release(self, topic: Topic) -> None:
-        if not self._feed.per_topic or topic not in self._holders:
+        if topic not in self._holders:
             return
         self._holders[topic] -= 1
         if not self._holders[topic]:

@@ -35,7 +35,7 @@ class ProgressStream:
     cannot fix (`AuthError` on 4001/4003, `ConnectionRejected` on a client fault). A malformed
     frame is skipped, logged and counted in `malformed`; it never ends the stream."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (the public signature: keyword options)
         self,
         url: str,
         token: str,

@@ -14,7 +14,7 @@ def _ws_base(base_url: str) -> str:
     return "ws" + base[4:] if base.startswith("http") else base
 
 
-def story_updates(
+def story_updates(  # noqa: PLR0913 (the public signature: keyword options)
     base_url: str,
     story_id: str,
     token: str,

@@ -11,22 +11,13 @@ with reporter.story(story_id, owner=user_id) as story:
 
 from __future__ import annotations
 
-import logging
-from dataclasses import replace
 from types import TracebackType
 from typing import Any
 from uuid import UUID
 
 from codestory_progress_worker.backends import Backend, backend_from_url
-from codestory_progress_worker.updates import (
-    DEFAULT_TTL_SECONDS,
-    Update,
-    failure,
-    make_update,
-    story_and_owner,
-)
-
-logger = logging.getLogger(__name__)
+from codestory_progress_worker.blocks import StoryBlock
+from codestory_progress_worker.updates import DEFAULT_TTL_SECONDS, Update, story_and_owner
 
 
 class ProgressReporter:
@@ -64,8 +55,7 @@ class ProgressReporter:
         self, story_id: UUID | str, status: str, percent: int, step: str, *, owner: UUID | str | None = None
     ) -> Update:
         """One update, outside any block: nothing is published if it raises."""
-        story, user = story_and_owner(story_id, owner, requires_owner=self.backend.requires_owner)
-        return _send(self.backend, story, user, status, percent, step)
+        return self.story(story_id, owner=owner).update(status, percent, step)
 
     def revoke(self, story_id: UUID | str) -> int:
         """Every gateway re-checks the story's owner at once (moved or deleted); returns how many
@@ -83,21 +73,19 @@ class ProgressReporter:
         self.close()
 
 
-class StoryProgress:
+class StoryProgress(StoryBlock):
     """A story held by a worker for the length of a `with` block. An `Exception` that escapes the
     block publishes `failed` (at the last percent, the step naming only the error's type), then
     propagates; a story already `complete` or `failed` is left as it is."""
 
     def __init__(self, backend: Backend, story_id: UUID, owner: UUID | None) -> None:
-        self.story_id = story_id
-        self.owner = owner
-        self.last: Update | None = None  # the latest update this block published
+        super().__init__(story_id, owner)
         self._backend = backend
 
     def update(self, status: str, percent: int, step: str) -> Update:
         """Publish one update; `ValueError` for a bad value, and then nothing reaches Redis."""
-        self.last = _send(self._backend, self.story_id, self.owner, status, percent, step)
-        return self.last
+        update = self.checked(status, percent, step)
+        return self.published(update, self._backend.publish(self.story_id, self.owner, update.body()))
 
     def __enter__(self) -> StoryProgress:
         return self
@@ -105,16 +93,9 @@ class StoryProgress:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
-        due = failure(self.last, error) if error is not None else None
-        if error is None or due is None:
+        if error is None or (due := self.failure_due(error)) is None:
             return
         try:
             self.update(*due)
-        except Exception as unreported:  # the worker's own error propagates, not this one
-            logger.warning("story %s: publishing 'failed' failed too", self.story_id, exc_info=True)
-            error.add_note(f"and publishing 'failed' for story {self.story_id} failed: {unreported!r}")
-
-
-def _send(backend: Backend, story: UUID, owner: UUID | None, status: str, percent: int, step: str) -> Update:
-    update = make_update(story, status, percent, step)
-    return replace(update, seq=backend.publish(story, owner, update.body()).seq)
+        except Exception as unreported:  # noqa: BLE001 (logged and noted by failed_too; the worker's own error propagates)
+            self.failed_too(error, unreported)

@@ -9,22 +9,13 @@ async with reporter.story(story_id, owner=user_id) as story:
 
 from __future__ import annotations
 
-import logging
-from dataclasses import replace
 from types import TracebackType
 from typing import Any
 from uuid import UUID
 
 from codestory_progress_worker.aio.backends import AsyncBackend, async_backend_from_url
-from codestory_progress_worker.updates import (
-    DEFAULT_TTL_SECONDS,
-    Update,
-    failure,
-    make_update,
-    story_and_owner,
-)
-
-logger = logging.getLogger(__name__)
+from codestory_progress_worker.blocks import StoryBlock
+from codestory_progress_worker.updates import DEFAULT_TTL_SECONDS, Update, story_and_owner
 
 
 class ProgressReporter:
@@ -59,8 +50,7 @@ class ProgressReporter:
         self, story_id: UUID | str, status: str, percent: int, step: str, *, owner: UUID | str | None = None
     ) -> Update:
         """One update, outside any block: nothing is published if it raises."""
-        story, user = story_and_owner(story_id, owner, requires_owner=self.backend.requires_owner)
-        return await _send(self.backend, story, user, status, percent, step)
+        return await self.story(story_id, owner=owner).update(status, percent, step)
 
     async def revoke(self, story_id: UUID | str) -> int:
         """Every gateway re-checks the story's owner at once; returns how many connections heard it."""
@@ -77,21 +67,20 @@ class ProgressReporter:
         await self.aclose()
 
 
-class StoryProgress:
+class StoryProgress(StoryBlock):
     """A story held by a worker for the length of an `async with` block. An `Exception` that
     escapes the block publishes `failed` (at the last percent, the step naming only the error's
     type), then propagates; a cancelled task publishes nothing; a finished story is left as it is."""
 
     def __init__(self, backend: AsyncBackend, story_id: UUID, owner: UUID | None) -> None:
-        self.story_id = story_id
-        self.owner = owner
-        self.last: Update | None = None  # the latest update this block published
+        super().__init__(story_id, owner)
         self._backend = backend
 
     async def update(self, status: str, percent: int, step: str) -> Update:
         """Publish one update; `ValueError` for a bad value, and then nothing reaches Redis."""
-        self.last = await _send(self._backend, self.story_id, self.owner, status, percent, step)
-        return self.last
+        update = self.checked(status, percent, step)
+        receipt = await self._backend.publish(self.story_id, self.owner, update.body())
+        return self.published(update, receipt)
 
     async def __aenter__(self) -> StoryProgress:
         return self
@@ -99,18 +88,9 @@ class StoryProgress:
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
-        due = failure(self.last, error) if error is not None else None
-        if error is None or due is None:
+        if error is None or (due := self.failure_due(error)) is None:
             return
         try:
             await self.update(*due)
-        except Exception as unreported:  # the worker's own error propagates, not this one
-            logger.warning("story %s: publishing 'failed' failed too", self.story_id, exc_info=True)
-            error.add_note(f"and publishing 'failed' for story {self.story_id} failed: {unreported!r}")
-
-
-async def _send(
-    backend: AsyncBackend, story: UUID, owner: UUID | None, status: str, percent: int, step: str
-) -> Update:
-    update = make_update(story, status, percent, step)
-    return replace(update, seq=(await backend.publish(story, owner, update.body())).seq)
+        except Exception as unreported:  # noqa: BLE001 (logged and noted by failed_too; the worker's own error propagates)
+            self.failed_too(error, unreported)
