@@ -1,5 +1,6 @@
 """The browser client (`packages/client/js/client.js`, run in Node) and the Python client follow
-the same rules: what each close code means, which frames are updates, and the backoff."""
+the same rules: what each close code means, which frames are updates (and which are `stalled`),
+the seq rule, the cancel answers, and the backoff."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from codestory_progress_client.rules import AUTH_CODES, RETRYABLE_CODES, Backoff, action_for
+from codestory_progress_client.cancel import parse_cancel_answer
+from codestory_progress_client.rules import AUTH_CODES, RETRYABLE_CODES, Backoff, action_for, is_newer
 from codestory_progress_client.updates import MalformedUpdate, parse_update
 from testkit.node import CLIENT_JS, run_module
 
@@ -25,6 +27,15 @@ console.log(JSON.stringify({{
   actions: input.codes.map((code) => client.closeAction(code)),
   frames: input.frames.map(judge),
   delays: input.delays.map(([attempt, r]) => client.reconnectDelay(attempt, 500, 20000, () => r)),
+  stalled: input.frames.map((frame) => {{
+    try {{ return client.parseUpdate(frame)?.stalled ?? null; }} catch {{ return null; }}
+  }}),
+  newer: input.seqs.map(([held, seq, stalled]) =>
+    client.isNewer(held === null ? undefined : {{seq: held[0], stalled: held[1]}}, seq, stalled)),
+  answers: input.answers.map((text) => {{
+    const a = client.parseCancelAnswer(text);
+    return a === null ? null : [a.storyId, a.result.ok, a.result.reason ?? null];
+  }}),
 }}));
 """
 
@@ -48,6 +59,10 @@ FRAMES = [
     update(current_step="Writing chapter 2", updated_at="2026-11-25T20:43:58+00:00"),
     update(progress_percent=40.0),
     update(stalled=True, unknown={"a": 1}),
+    update(stalled=False),
+    update(stalled=None),
+    update(stalled="true"),
+    update(stalled=1),
     update(seq=-1),
     '{"story_id": "s", "status": "generating", "progress_percent": 1e2}',
     "{",
@@ -69,6 +84,28 @@ FRAMES = [
     '{"story_id": "s", "status": "complete"}',
 ]
 
+SEQS = [
+    (held, seq, stalled)
+    for held in (None, (3, False), (3, True))
+    for seq in (2, 3, 4)
+    for stalled in (False, True)
+]
+ANSWERS = [
+    "cancel ok",
+    "cancel ok 1b2c",
+    "cancel refused terminal",
+    "cancel refused forbidden",
+    "cancel refused unavailable",
+    "cancel refused 1b2c forbidden",
+    "cancel refused 1b2c nope",
+    "cancel refused",
+    "cancel ok a b",
+    "cancel  ok",
+    "cancel",
+    "Cancel ok",
+    "ping",
+]
+
 DELAYS = [(attempt, r) for attempt in (0, 1, 2, 3, 5, 8, 12, 40) for r in (0.0, 0.3, 0.7, 0.999, 1.0)]
 
 
@@ -81,7 +118,8 @@ def python_judgement(frame: str) -> str:
 
 @pytest.fixture(scope="module")
 def js() -> dict[str, Any]:
-    result: dict[str, Any] = run_module(JUDGE_JS, {"codes": CODES, "frames": FRAMES, "delays": DELAYS})
+    payload = {"codes": CODES, "frames": FRAMES, "delays": DELAYS, "seqs": SEQS, "answers": ANSWERS}
+    result: dict[str, Any] = run_module(JUDGE_JS, payload)
     return result
 
 
@@ -110,3 +148,35 @@ def test_both_clients_wait_the_same_backoff(js: dict[str, Any]) -> None:
 
     differences = [abs(a - b) for a, b in zip(js["delays"], python, strict=True)]
     assert max(differences) <= 1, list(zip(DELAYS, js["delays"], python, strict=True))
+
+
+def test_both_clients_read_stalled_alike(js: dict[str, Any]) -> None:
+    def python(frame: str) -> bool | None:
+        try:
+            update = parse_update(frame)
+        except MalformedUpdate:
+            return None
+        return None if update is None else update.stalled
+
+    assert dict(zip(FRAMES, js["stalled"], strict=True)) == {frame: python(frame) for frame in FRAMES}
+    assert {True, False} <= set(js["stalled"])
+
+
+def test_both_clients_apply_the_same_seq_rule(js: dict[str, Any]) -> None:
+    python = [is_newer(held, seq, stalled) for held, seq, stalled in SEQS]
+
+    assert js["newer"] == python
+    assert is_newer((3, False), 3, True)
+    assert not is_newer((3, True), 3, True)
+
+
+def test_both_clients_read_cancel_answers_alike(js: dict[str, Any]) -> None:
+    def python(text: str) -> list[object] | None:
+        answer = parse_cancel_answer(text)
+        if answer is None:
+            return None
+        reason = answer.result.reason
+        return [answer.story_id, answer.result.ok, None if reason is None else reason.value]
+
+    assert dict(zip(ANSWERS, js["answers"], strict=True)) == {text: python(text) for text in ANSWERS}
+    assert None in js["answers"]

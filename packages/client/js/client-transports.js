@@ -1,10 +1,16 @@
 // The transports of the browser client (client.js), and the rule that picks one. Each transport is
 // its connection's only contact with the network and reports through the same `events`:
-// open(protocol), message(data), renewed(), close(code, reason).
+// open(protocol), message(data), renewed(), close(code, reason). A cancel goes out over the
+// transport too: in band on a WebSocket, as `POST /stories/{id}/cancel` beside SSE (`postCancel`).
 
 /** In `auto` mode: WebSocket attempts in a row that failed like a blocked network, before SSE. */
 export const FALLBACK_AFTER = 3;
 const STATUS_CODES = { 401: 4001, 403: 4003, 429: 4029, 503: 1013 }; // an SSE refusal without a JSON code
+/** Cancel requests of one WebSocket awaiting their answers; beyond, refused at once (`unavailable`). */
+export const MAX_PENDING_CANCELS = 32;
+const UNAVAILABLE = Object.freeze({ ok: false, reason: "unavailable" });
+const CANCEL_REASONS = new Set(["terminal", "forbidden", "unavailable"]);
+const CANCEL_STATUS = { 401: "forbidden", 403: "forbidden", 409: "terminal", 503: "unavailable" };
 let pageFallback = null; // why this page left WebSocket for good: "websocket_missing" or "websocket_failed"
 
 /**
@@ -48,13 +54,47 @@ export class WebSocketTransport {
   constructor(url, token, WebSocketImpl, events) {
     const ws = new WebSocketImpl(url, ["bearer", token]); // throws on a bad URL or token
     this._ws = ws;
+    this._cancels = []; // [storyId or null, resolve], answered in order per story
     ws.onopen = () => events.open(ws.protocol);
     ws.onmessage = (event) => {
+      const answer = parseCancelAnswer(event.data);
       if (event.data === "ping") ws.send("pong");
       else if (event.data === "auth ok") events.renewed();
+      else if (answer) this._answered(answer);
       else events.message(event.data);
     };
-    ws.onclose = (event) => events.close(event.code, event.reason);
+    ws.onclose = (event) => {
+      this._settleAll();
+      events.close(event.code, event.reason);
+    };
+  }
+
+  /** Send `cancel` (or `cancel <id>` with `storyId`): resolves with the answer, or `unavailable`. */
+  cancel(storyId, timeoutMs) {
+    if (this._ws.readyState !== 1 || this._cancels.length >= MAX_PENDING_CANCELS) return Promise.resolve(UNAVAILABLE);
+    return new Promise((resolve) => {
+      const entry = [storyId, null];
+      const timer = setTimeout(() => this._settle(entry, UNAVAILABLE), timeoutMs);
+      entry[1] = (result) => { clearTimeout(timer); resolve(result); };
+      this._cancels.push(entry);
+      this._ws.send(storyId === null ? "cancel" : `cancel ${storyId}`);
+    });
+  }
+
+  _answered({ storyId, result }) {
+    const entry = this._cancels.find(([id]) => id === storyId);
+    if (entry) this._settle(entry, result);
+  }
+
+  _settle(entry, result) {
+    const at = this._cancels.indexOf(entry);
+    if (at < 0) return;
+    this._cancels.splice(at, 1);
+    entry[1](result);
+  }
+
+  _settleAll() {
+    for (const entry of [...this._cancels]) this._settle(entry, UNAVAILABLE);
   }
 
   /** Hand the server a new token in band; false when the socket is not open. */
@@ -68,6 +108,7 @@ export class WebSocketTransport {
   close(code, reason) {
     const ws = this._ws;
     ws.onclose = ws.onmessage = null;
+    this._settleAll();
     ws.close(code, reason);
   }
 }
@@ -159,4 +200,37 @@ function closeOf(data) {
     if (Number.isInteger(code)) return [code, String(reason ?? "")];
   } catch { /* not what the gateway sends: treated as a lost stream */ }
   return [1006, ""];
+}
+
+/**
+ * A cancel answer in a text frame, or null for any other text (an unknown reason included):
+ * `cancel ok`, `cancel refused <reason>` (story socket), `cancel ok <id>`, `cancel refused <id> <reason>`.
+ */
+export function parseCancelAnswer(text) {
+  if (typeof text !== "string") return null;
+  const words = text.split(" ");
+  if (words.length < 2 || words[0] !== "cancel") return null;
+  if (words[1] === "ok" && words.length <= 3) return { storyId: words[2] ?? null, result: { ok: true } };
+  if (words[1] !== "refused" || (words.length !== 3 && words.length !== 4)) return null;
+  const reason = words[words.length - 1];
+  if (!CANCEL_REASONS.has(reason)) return null;
+  return { storyId: words.length === 4 ? words[2] : null, result: { ok: false, reason } };
+}
+
+/** SSE has no upstream: `POST /stories/{id}/cancel` with the token as `Authorization: Bearer`. */
+export async function postCancel(fetchImpl, url, token, timeoutMs) {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  try {
+    const response = await fetchImpl(url, {
+      method: "POST", headers: new Headers({ Authorization: `Bearer ${token}` }), cache: "no-store", signal: abort.signal,
+    });
+    const answer = parseCancelAnswer((await response.text()).trim());
+    if (answer) return answer.result;
+    return response.ok ? { ok: true } : { ok: false, reason: CANCEL_STATUS[response.status] ?? "unavailable" };
+  } catch {
+    return UNAVAILABLE;
+  } finally {
+    clearTimeout(timer);
+  }
 }

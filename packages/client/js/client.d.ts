@@ -22,7 +22,21 @@ export interface ProgressUpdate {
   updated_at: string;
   /** The story's update counter; absent only from a legacy publisher. */
   seq?: number;
+  /**
+   * The gateway's judgement: no update and no liveness refresh from the worker for
+   * `STALLED_AFTER_SECONDS`. The state is sent again with the same `seq` and `stalled: true`, and
+   * again without it when the worker shows life; the next update clears it. The client sets it to
+   * `true` or `false` (absent on the wire is `false`). A message with the held `seq` that only
+   * changes `stalled` is applied (an `update` event).
+   */
+  stalled: boolean;
 }
+
+/** Why the gateway refused a cancel; `unavailable` also when no answer came (no open socket, a timeout). */
+export type CancelRefusal = "terminal" | "forbidden" | "unavailable";
+
+/** What `cancel()` resolves with; it never rejects. Asking again is safe (a repeat is still ok). */
+export type CancelResult = { ok: true } | { ok: false; reason: CancelRefusal };
 
 export interface CloseDetail {
   code: number;
@@ -70,6 +84,8 @@ export interface ConnectOptions {
   renewBeforeMs?: number;
   /** A WebSocket implementation (tests, non-browser runtimes); default `globalThis.WebSocket`. */
   WebSocket?: typeof WebSocket;
+  /** How long `cancel()` waits for the answer before it resolves `unavailable` (default 10000). */
+  cancelTimeoutMs?: number;
   /** A `fetch` for SSE (tests, non-browser runtimes); default `globalThis.fetch`. */
   fetch?: typeof fetch;
 }
@@ -88,7 +104,7 @@ export interface MalformedDetail {
 }
 
 export interface ProgressEvents {
-  /** A progress update newer than the one held (by `seq`), or the first one after a (re)connect. */
+  /** A progress update newer than the one held (by `seq`, or the same `seq` with `stalled` changed), or the first one after a (re)connect. */
   update: CustomEvent<ProgressUpdate>;
   /** The socket closed; for 4001/4003 this comes once `onAuthError` has settled. */
   close: CustomEvent<CloseDetail>;
@@ -119,11 +135,20 @@ interface ProgressConnection extends EventTarget {
 export interface StoryConnection extends ProgressConnection {
   /** The story's latest update, or null before the first. */
   readonly state: ProgressUpdate | null;
+  readonly storyId: string;
+  /**
+   * Ask the gateway to end the story: WebSocket sends `cancel`, SSE POSTs `/stories/{id}/cancel`
+   * with the token. `ok` means recorded: the worker then ends the story `failed` (an `update`).
+   * Over SSE a 401 or 403 resolves `forbidden`.
+   */
+  cancel(): Promise<CancelResult>;
 }
 
 export interface DashboardConnection extends ProgressConnection {
   /** Story id to its latest update, for every story of the user seen so far. */
   readonly states: Map<string, ProgressUpdate>;
+  /** Ask the gateway to end one of the user's stories: `cancel <storyId>` (SSE: the POST). */
+  cancel(storyId: string): Promise<CancelResult>;
 }
 
 /** Follow one story. `baseUrl` is like `ws://host:port` or `http://host:port` (each transport takes its own scheme). */
@@ -140,6 +165,10 @@ export const AUTH_CODES: ReadonlySet<number>;
 export function closeAction(code: number): "reconnect" | "auth_error" | "stop";
 /** The update in a text frame, or null for other frames; throws for a frame starting with `{` that is none. */
 export function parseUpdate(data: unknown): ProgressUpdate | null;
+/** The seq rule: a higher `seq` than the one held, or the same with only `stalled` changed. */
+export function isNewer(held: { seq: number; stalled: boolean } | undefined, seq: number, stalled: boolean): boolean;
+/** A cancel answer (`cancel ok [id]`, `cancel refused [id] <reason>`), or null for other texts. */
+export function parseCancelAnswer(text: unknown): { storyId: string | null; result: CancelResult } | null;
 /** The backoff: delay before attempt `attempt` (0 first). */
 export function reconnectDelay(attempt: number, minMs: number, maxMs: number, random?: () => number): number;
 /** The JWT's `exp` in ms since the epoch, or null. */

@@ -4,15 +4,18 @@
 // exponential backoff and full jitter; 4001/4003 stop (one retry with a token from `onAuthError`);
 // renewal before `exp`; stale `seq`s dropped; a malformed frame skipped and reported; WebSocket, SSE,
 // or `auto` (WebSocket, then SSE for good where it cannot pass). The Python client
-// (codestory_progress_client) has the same rules; a test holds them equal.
-import { SseTransport, TransportChoice, WebSocketTransport } from "./client-transports.js";
+// (codestory_progress_client) has the same rules; a test holds them equal. `cancel()` asks the
+// gateway to end a story (`cancel` in band, or `POST /stories/{id}/cancel` beside SSE).
+import { parseCancelAnswer, postCancel, SseTransport, TransportChoice, WebSocketTransport } from "./client-transports.js";
+
+export { parseCancelAnswer };
 
 /** Closes after which the client reconnects; 1000 and 1005 only when the client did not close. */
 export const RETRYABLE_CODES = new Set([1000, 1001, 1005, 1006, 1011, 1012, 1013, 1014, 4008, 4029]);
 /** Closes that need a new token (4001) or another story (4003). */
 export const AUTH_CODES = new Set([4001, 4003]);
 
-const DEFAULTS = { minDelayMs: 500, maxDelayMs: 20000, healthyAfterMs: 5000, renewBeforeMs: 15000 };
+const DEFAULTS = { minDelayMs: 500, maxDelayMs: 20000, healthyAfterMs: 5000, renewBeforeMs: 15000, cancelTimeoutMs: 10000 };
 
 /** What a close means: "auth_error" (4001/4003), "reconnect" (retryable) or "stop" (a client fault). */
 export function closeAction(code) {
@@ -37,6 +40,15 @@ export function tokenExpiry(token) {
   }
 }
 
+/**
+ * The seq rule against what is held (`{seq, stalled}`, or undefined): a higher seq, or the same seq
+ * with only `stalled` changed (the gateway's judgement of the state held, not a new state).
+ */
+export function isNewer(held, seq, stalled) {
+  if (held === undefined) return true;
+  return seq > held.seq || (seq === held.seq && stalled !== held.stalled);
+}
+
 const isText = (value) => value === undefined || typeof value === "string";
 const isCount = Number.isSafeInteger;
 
@@ -56,6 +68,7 @@ export function parseUpdate(data) {
     !isText(update.updated_at) && "updated_at",
   ].filter(Boolean);
   if (wrong.length) throw new TypeError(`not a progress update: ${wrong.join(", ")}`);
+  update.stalled = update.stalled === true; // the gateway's judgement: only `true` counts
   return update;
 }
 
@@ -76,7 +89,7 @@ class ProgressConnection extends EventTarget {
     this._closed = false;
     this._transport = null;
     this._timers = {};
-    this._seqs = new Map(); // story id -> the newest seq held
+    this._seqs = new Map(); // story id -> the newest {seq, stalled} held: one per story seen
     this._seen = new Set(); // stories with an update on the current socket
     this._onWake = () => this._wake();
     this._onOffline = () => this._drop("offline");
@@ -99,6 +112,21 @@ class ProgressConnection extends EventTarget {
     this._transport?.close(1000, "client");
     this._transport = null;
     this._emit("close", { code: 1000, reason: "client", willReconnect: false });
+  }
+
+  /**
+   * Ask the gateway to cancel `storyId` (`named`: a dashboard's `cancel <id>`): resolves with
+   * `{ok: true}` or `{ok: false, reason}`, reason `terminal`, `forbidden` or `unavailable` (also:
+   * no open WebSocket, no answer in `cancelTimeoutMs`; asking again is safe). Never rejects.
+   */
+  _cancel(storyId, named) {
+    const { cancelTimeoutMs } = this._options;
+    if (this._closed) return Promise.resolve({ ok: false, reason: "unavailable" });
+    if (this._choice.kind === "sse") { // no upstream: a POST beside the stream, which need not be open
+      return postCancel(this._fetch, this._urls.cancel(storyId), this._token, cancelTimeoutMs);
+    }
+    if (this._transport?.kind !== "websocket") return Promise.resolve({ ok: false, reason: "unavailable" });
+    return this._transport.cancel(named ? storyId : null, cancelTimeoutMs);
   }
 
   /** The transport of the current (or next) attempt: "websocket" or "sse". */
@@ -170,8 +198,8 @@ class ProgressConnection extends EventTarget {
     const first = !this._seen.has(id);
     this._seen.add(id);
     if (typeof update.seq === "number") {
-      if (!first && update.seq <= this._seqs.get(id)) return;
-      this._seqs.set(id, update.seq);
+      if (!first && !isNewer(this._seqs.get(id), update.seq, update.stalled)) return;
+      this._seqs.set(id, { seq: update.seq, stalled: update.stalled });
     }
     this._store(update);
     this._emit("update", update);
@@ -275,23 +303,36 @@ class ProgressConnection extends EventTarget {
 
 class StoryConnection extends ProgressConnection {
   state = null;
+  constructor(storyId, urls, options) {
+    super(urls, options);
+    this.storyId = storyId;
+  }
   _store(update) { this.state = update; }
+  /** Cancel this story: sends `cancel` (SSE: the POST). See `_cancel`. */
+  cancel() { return this._cancel(this.storyId, false); }
 }
 
 class DashboardConnection extends ProgressConnection {
   states = new Map();
   _store(update) { this.states.set(update.story_id, update); }
+  /** Cancel one of the user's stories: sends `cancel <storyId>` (SSE: the POST). See `_cancel`. */
+  cancel(storyId) { return this._cancel(String(storyId), true); }
 }
 
 /** The two URLs of an endpoint: `ws(s)://…/ws/<path>` and `http(s)://…/sse/<path>`. */
 function urls(baseUrl, path) {
   const base = baseUrl.replace(/\/+$/, "");
-  return { websocket: `${base.replace(/^http/, "ws")}/ws/${path}`, sse: `${base.replace(/^ws/, "http")}/sse/${path}` };
+  const http = base.replace(/^ws/, "http");
+  return {
+    websocket: `${base.replace(/^http/, "ws")}/ws/${path}`,
+    sse: `${http}/sse/${path}`,
+    cancel: (storyId) => `${http}/stories/${encodeURIComponent(storyId)}/cancel`,
+  };
 }
 
 /** Follow one story: `state` holds its latest update. */
 export function connectStory(baseUrl, storyId, options) {
-  return new StoryConnection(urls(baseUrl, `stories/${encodeURIComponent(storyId)}/progress`), options);
+  return new StoryConnection(String(storyId), urls(baseUrl, `stories/${encodeURIComponent(storyId)}/progress`), options);
 }
 
 /** Follow every story of the token's user: `states` maps story id to its latest update. */

@@ -8,11 +8,13 @@
 
 It follows the gateway's contract (docs/protocol.md): the token as the `bearer` subprotocol,
 reconnects with backoff and full jitter on retryable closes (4029 included), `AuthError` on
-4001/4003, stale `seq`s dropped, renewal in band, a malformed frame skipped. It depends on
-`websockets` alone and imports nothing of the gateway; `watch` (the terminal view) needs the
-`watch` extra (`rich`) for its bars.
+4001/4003, stale `seq`s dropped (a repeat that only changes `stalled` is applied), renewal in
+band, a malformed frame skipped, and `await updates.cancel()`. It depends on `websockets` alone
+and imports nothing of the gateway; `watch` (the terminal view) needs the `watch` extra (`rich`)
+for its bars.
 """
 
+from codestory_progress_client.cancel import CancelRefusal, CancelResult
 from codestory_progress_client.connection import ProgressStream
 from codestory_progress_client.endpoints import dashboard_updates, story_updates
 from codestory_progress_client.errors import AuthError, ConnectionRejected, ProgressClientError
@@ -22,6 +24,8 @@ from codestory_progress_client.updates import MalformedUpdate, ProgressUpdate, p
 __all__ = [
     "AuthError",
     "Backoff",
+    "CancelRefusal",
+    "CancelResult",
     "ConnectionRejected",
     "MalformedUpdate",
     "ProgressClientError",

@@ -14,6 +14,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
+from codestory_progress_client.cancel import (
+    UNAVAILABLE,
+    CancelResult,
+    PendingCancels,
+    parse_cancel_answer,
+)
 from codestory_progress_client.errors import AuthError, ConnectionRejected
 from codestory_progress_client.rules import (
     Backoff,
@@ -44,8 +50,10 @@ class ProgressStream:
         backoff: Backoff | None = None,
         renew_before: float = 15.0,
         open_timeout: float = 10.0,
+        story_id: str | None = None,
     ) -> None:
         self.url = url
+        self.story_id = story_id  # a story's stream; None for a dashboard
         self._token = token
         self._get_token = get_token
         self._backoff = backoff or Backoff()
@@ -53,6 +61,8 @@ class ProgressStream:
         self._open_timeout = open_timeout
         self._seqs = SeqFilter()
         self._stream: AsyncGenerator[ProgressUpdate] | None = None
+        self._ws: ClientConnection | None = None  # the open socket, while a session runs
+        self._cancels = PendingCancels()
         self.connections = 0  # handshakes attempted, for callers that report on them
         self.malformed = 0  # frames skipped because they were not a progress message
 
@@ -72,6 +82,27 @@ class ProgressStream:
     async def aclose(self) -> None:
         if self._stream is not None:
             await self._stream.aclose()
+
+    async def cancel(self, story_id: str | None = None, timeout: float = 10.0) -> CancelResult:
+        """Ask the gateway to cancel the story (a dashboard names it): `ok`, or refused with a
+        reason. The answer arrives on the stream, so keep iterating it meanwhile. No open socket,
+        or no answer within `timeout`: `unavailable` (asking again is safe)."""
+        if self.story_id is None and story_id is None:
+            raise ValueError("a dashboard's cancel names the story")
+        if self.story_id is not None and story_id not in (None, self.story_id):
+            raise ValueError("a story's stream cancels only its own story")
+        ws = self._ws
+        key = None if self.story_id is not None else story_id
+        future = None if ws is None else self._cancels.expect(key)
+        if ws is None or future is None:
+            return UNAVAILABLE
+        try:
+            await ws.send("cancel" if key is None else f"cancel {key}")
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except (ConnectionClosed, TimeoutError):
+            return UNAVAILABLE
+        finally:
+            self._cancels.forget(future)
 
     async def _updates(self) -> AsyncGenerator[ProgressUpdate]:
         attempt = 0
@@ -115,18 +146,23 @@ class ProgressStream:
     async def _session(self, ws: ClientConnection) -> AsyncGenerator[ProgressUpdate]:
         """One socket: answer pings, renew the token in band, yield the updates the filter keeps."""
         self._seqs.reconnected()
+        self._ws = ws
         renewal = asyncio.create_task(self._renew(ws), name="progress-client-renewal")
         try:
             async for text in ws:
                 if text == "ping":
                     await ws.send("pong")
-                elif (
-                    isinstance(text, str)
-                    and (update := self._parse(text)) is not None
-                    and self._seqs.accept(update.story_id, update.seq)
+                elif not isinstance(text, str):
+                    continue
+                elif (answer := parse_cancel_answer(text)) is not None:
+                    self._cancels.answered(answer)
+                elif (update := self._parse(text)) is not None and self._seqs.accept(
+                    update.story_id, update.seq, update.stalled
                 ):
                     yield update
         finally:
+            self._ws = None
+            self._cancels.closed()
             renewal.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewal

@@ -25,7 +25,9 @@ def story_updates(  # noqa: PLR0913 (the public signature: keyword options)
 ) -> ProgressStream:
     """Follow one story; `base_url` is like `ws://host:port`."""
     url = f"{_ws_base(base_url)}/ws/stories/{quote(str(story_id), safe='')}/progress"
-    return ProgressStream(url, token, get_token=get_token, backoff=backoff, renew_before=renew_before)
+    return ProgressStream(
+        url, token, get_token=get_token, backoff=backoff, renew_before=renew_before, story_id=str(story_id)
+    )
 
 
 def dashboard_updates(

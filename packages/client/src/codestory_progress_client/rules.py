@@ -49,25 +49,35 @@ class Backoff:
         return min(self.max_delay, self.min_delay + self.rng() * window)
 
 
+def is_newer(held: tuple[int, bool] | None, seq: int, stalled: bool) -> bool:
+    """The seq rule against the `(seq, stalled)` held: a higher seq, or the same seq with only
+    `stalled` changed (the gateway's judgement of the state held, not a new state)."""
+    if held is None:
+        return True
+    return seq > held[0] or (seq == held[0] and stalled != held[1])
+
+
 class SeqFilter:
-    """Keeps per story the newest `seq` held. After a reconnect the first update of each story is the
-    server's snapshot and is taken even with a lower `seq` (Redis may have lost its counters)."""
+    """Keeps per story the newest `seq` held, and its `stalled` flag. After a reconnect the first
+    update of each story is the server's snapshot and is taken even with a lower `seq` (Redis may
+    have lost its counters). Bound: one entry per story the stream has seen, as the stream's own
+    state of those stories (a dashboard sees its user's stories)."""
 
     def __init__(self) -> None:
-        self._held: dict[str, int] = {}
+        self._held: dict[str, tuple[int, bool]] = {}
         self._seen: set[str] = set()
 
     def reconnected(self) -> None:
         self._seen.clear()
 
-    def accept(self, story_id: str, seq: int | None) -> bool:
+    def accept(self, story_id: str, seq: int | None, stalled: bool = False) -> bool:
         first = story_id not in self._seen
         self._seen.add(story_id)
         if seq is None:  # a legacy publisher: arrival order
             return True
-        if not first and story_id in self._held and seq <= self._held[story_id]:
+        if not first and not is_newer(self._held.get(story_id), seq, stalled):
             return False
-        self._held[story_id] = seq
+        self._held[story_id] = (seq, stalled)
         return True
 
 

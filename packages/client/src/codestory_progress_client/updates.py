@@ -23,6 +23,9 @@ class ProgressUpdate:
     current_step: str
     updated_at: str
     seq: int | None
+    stalled: bool = False
+    """The gateway's judgement: no update and no liveness refresh from the worker for
+    `STALLED_AFTER_SECONDS`. Sent again with the same `seq`; the next update clears it."""
 
     @property
     def final(self) -> bool:
@@ -39,6 +42,8 @@ class ProgressUpdate:
         }
         if self.seq is not None:
             fields["seq"] = self.seq
+        if self.stalled:
+            fields["stalled"] = True
         return json.dumps(fields)
 
 
@@ -47,7 +52,8 @@ def parse_update(text: str) -> ProgressUpdate | None:
 
     The same judgement as the browser client's `parseUpdate`: `story_id` and `status` strings, an
     integral `progress_percent`, `seq` integral or absent, `current_step` and `updated_at` strings
-    or absent; other fields are ignored. Anything else raises `MalformedUpdate`."""
+    or absent; `stalled` counts only as `true`; other fields are ignored. Anything else raises
+    `MalformedUpdate`."""
     if not text.startswith("{"):
         return None
     try:
@@ -62,6 +68,7 @@ def parse_update(text: str) -> ProgressUpdate | None:
         current_step=_string(raw, "current_step", ""),
         updated_at=_string(raw, "updated_at", ""),
         seq=None if seq is None else _integral("seq", seq),
+        stalled=raw.get("stalled") is True,
     )
 
 

@@ -3,7 +3,9 @@ dashboard's) progress live in the terminal.
 
 Built on this client, so it reconnects like any other client. A story ends the command: 0 on
 `complete`, 1 on `failed`; an auth error (4001/4003) exits 2, another close that retrying cannot
-fix 3. A dashboard runs until interrupted (130). `--json` prints one update a line, for CI logs,
+fix 3. Ctrl-C on a story: once stops watching (130, after a short window), twice cancels the
+story and watches it end (`failed`, 1); see `interrupts.py`. A dashboard runs until interrupted
+(130). `--json` prints one update a line, for CI logs,
 and needs nothing beyond the client; the bars need the `watch` extra (`rich`), imported only then.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -24,12 +27,18 @@ from codestory_progress_client import (
     dashboard_updates,
     story_updates,
 )
+from codestory_progress_client.interrupts import CANCEL_WINDOW_SECONDS, Interrupts
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
 
 EXIT_COMPLETE, EXIT_FAILED, EXIT_AUTH, EXIT_USAGE, EXIT_REJECTED, EXIT_INTERRUPTED = 0, 1, 2, 2, 3, 130
 DESCRIPTION = "show a story's (or --dashboard) progress live"
+EPILOG = (
+    f"Ctrl-C on a story: press once to stop watching (after {CANCEL_WINDOW_SECONDS:g} s), twice within "
+    "that window to cancel the story and watch it end as failed; a third press quits at once. "
+    "On a dashboard Ctrl-C stops watching."
+)
 NO_RICH = "the bars need rich: pip install 'codestory-progress-client[watch]', or use --json"
 
 
@@ -91,14 +100,14 @@ class Bars:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`codestory-progress-watch`: the console script of this distribution."""
-    parser = argparse.ArgumentParser(prog="codestory-progress-watch", description=DESCRIPTION)
+    parser = argparse.ArgumentParser(prog="codestory-progress-watch", description=DESCRIPTION, epilog=EPILOG)
     add_arguments(parser)
     return run_watch(parser.parse_args(argv))
 
 
 def add_watch_command(commands: Any) -> None:
     """Register `watch` on another CLI's subparsers (the gateway's `codestory-progress watch`)."""
-    watch = commands.add_parser("watch", help=DESCRIPTION)
+    watch = commands.add_parser("watch", help=DESCRIPTION, description=DESCRIPTION, epilog=EPILOG)
     add_arguments(watch)
     watch.set_defaults(run=run_watch)
 
@@ -136,6 +145,22 @@ def run_watch(args: argparse.Namespace) -> int:
 
 
 async def _watch(stream: ProgressStream, view: View, *, until_final: bool) -> int:
+    """Follow the stream; on a story, Ctrl-C as `Interrupts` says (a dashboard: Ctrl-C quits)."""
+    if not until_final:
+        return await _follow(stream, view, until_final=False)
+    interrupts = Interrupts(stream.cancel, _say)
+    with interrupts.installed():
+        follow = asyncio.create_task(_follow(stream, view, until_final=True), name="watch-follow")
+        quit_ = asyncio.create_task(interrupts.quit.wait(), name="watch-quit")
+        await asyncio.wait({follow, quit_}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (follow, quit_):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    return follow.result() if not follow.cancelled() else EXIT_INTERRUPTED
+
+
+async def _follow(stream: ProgressStream, view: View, *, until_final: bool) -> int:
     """Show updates (until the story ends, with `until_final`); map the stream's errors to exit codes."""
     try:
         with view:
@@ -149,6 +174,11 @@ async def _watch(stream: ProgressStream, view: View, *, until_final: bool) -> in
     except ConnectionRejected as exc:
         return _fail(str(exc), EXIT_REJECTED)
     return EXIT_REJECTED
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(f"watch: {message}\n")
+    sys.stderr.flush()
 
 
 def _usage(message: str) -> int:
