@@ -26,6 +26,18 @@ class StandaloneKeys:
     def story_channel(self, story_id: UUID) -> str:
         return f"{self.prefix}story:{story_id}"
 
+    def alive(self, story_id: UUID) -> str:
+        """The liveness key: the worker's last heartbeat (epoch ms), with PX = the heartbeat TTL."""
+        return f"{self.prefix}story:{story_id}:alive"
+
+    def cancel(self, story_id: UUID) -> str:
+        """The cancel key, written by the gateway: JSON {"user_id", "requested_at"}."""
+        return f"{self.prefix}story:{story_id}:cancel"
+
+    def cancel_channel(self, story_id: UUID) -> str:
+        """PUBLISH the story id here after writing the cancel key (same name as the key)."""
+        return self.cancel(story_id)
+
 
 class ClusterKeys:
     def __init__(self, prefix: str = "") -> None:
@@ -40,6 +52,18 @@ class ClusterKeys:
 
     def story_channel(self, story_id: UUID) -> str:
         return f"{self.prefix}story:{{{story_id}}}"
+
+    def alive(self, story_id: UUID) -> str:
+        """The liveness key, in the story's slot: last heartbeat (epoch ms), PX = the heartbeat TTL."""
+        return f"{self.prefix}story:{{{story_id}}}:alive"
+
+    def cancel(self, story_id: UUID) -> str:
+        """The cancel key, in the story's slot, written by the gateway: JSON {"user_id", "requested_at"}."""
+        return f"{self.prefix}story:{{{story_id}}}:cancel"
+
+    def cancel_channel(self, story_id: UUID) -> str:
+        """SPUBLISH the story id here after writing the cancel key (same name as the key, same slot)."""
+        return self.cancel(story_id)
 
     def user_channel(self, user_id: UUID) -> str:
         """The owner's sharded channel: each update goes there too, for the owner's dashboards."""
