@@ -71,10 +71,19 @@ class ClusterKeys:
 
 
 def publish_call(
-    keys: StandaloneKeys | ClusterKeys, story_id: UUID, body: str, ttl_seconds: int
+    keys: StandaloneKeys | ClusterKeys, story_id: UUID, body: str, ttl_seconds: int, *, cancel: bool = False
 ) -> ScriptCall:
-    """KEYS and ARGV of the publish script (either mode) for one update."""
+    """KEYS and ARGV of the publish script (either mode) for one update; `cancel=True` adds the
+    story's cancel key as KEYS[3], for the SDK's variants (`scripts.SDK_PUBLISH_SCRIPT`)."""
+    names = [keys.snapshot(story_id), keys.counter(story_id)]
     return (
-        [keys.snapshot(story_id), keys.counter(story_id)],
+        [*names, keys.cancel(story_id)] if cancel else names,
         [body, keys.story_channel(story_id), ttl_seconds],
     )
+
+
+def heartbeat_call(
+    keys: StandaloneKeys | ClusterKeys, story_id: UUID, now_ms: int, ttl_ms: int
+) -> ScriptCall:
+    """KEYS and ARGV of `scripts.HEARTBEAT_SCRIPT`: one slot in cluster mode (the story's tag)."""
+    return [keys.alive(story_id), keys.cancel(story_id)], [now_ms, ttl_ms]
