@@ -47,6 +47,7 @@ class _WireOut(msgspec.Struct, omit_defaults=True):
     current_step: str
     updated_at: str
     seq: int | None = None
+    stalled: bool = False  # omitted unless true
 
 
 class JsonCodec:
@@ -68,6 +69,7 @@ class JsonCodec:
                 update.current_step,
                 update.updated_at.isoformat(),
                 update.seq,
+                update.stalled,
             )
         )
 

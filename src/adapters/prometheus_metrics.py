@@ -19,6 +19,7 @@ from prometheus_client import (
 from adapters.prometheus_hot import HotCounter, HotHistogram, HotMetrics
 from domain.errors import AuthFailure, close_code_label
 from domain.progress import RejectReason
+from domain.values import CancelOutcome
 
 _LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60)
 
@@ -57,6 +58,11 @@ class PrometheusMetrics:
         self._resyncs = Counter(
             "gateway_snapshot_resyncs", "Passes offering every subscriber the stored snapshots", registry=r
         )
+        self._cancels = Counter(
+            "gateway_cancel_requests", "Cancel requests of story owners, by outcome", ["outcome"], registry=r
+        )
+        for outcome in CancelOutcome:
+            self._cancels.labels(outcome.value)
         self._received = HotCounter("gateway_updates_received", "Valid updates from the broker")
         self._lag = HotHistogram(
             "gateway_update_lag_seconds", "From the update's updated_at to its arrival here", _LAG_BUCKETS
@@ -115,6 +121,9 @@ class PrometheusMetrics:
 
     def broker_message(self) -> None:
         self._broker_messages.add(1)
+
+    def cancel_requested(self, outcome: CancelOutcome) -> None:
+        self._cancels.labels(outcome.value).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -109,6 +109,8 @@ class RedisProgressFeed:
                 except (RedisError, OSError) as exc:
                     raise FeedUnavailable(f"pubsub read failed: {exc!r}") from exc
                 if isinstance(reply, list) and len(reply) == 4 and reply[0] == b"pmessage":
+                    if reply[2].endswith(b":cancel"):  # `story:{id}:cancel`: for the story's worker
+                        continue
                     yield self._parse(reply[2], reply[3])
                 elif isinstance(reply, list) and len(reply) == 3 and reply[0] == b"message":
                     yield self._revoked(reply[1], reply[2])

@@ -9,15 +9,14 @@ from collections.abc import Awaitable, Callable
 from typing import Literal, Protocol
 from uuid import UUID
 
-from domain.access.policy import AccessPolicy
 from domain.connection.log_context import CONNECTION, ConnectionContext
 from domain.connection.outbox import Outbox
 from domain.connection.quota import ConnectionQuota
-from domain.connection.session import Session, SessionLimits, SessionServices, Subscription
+from domain.connection.session import Session, SessionServices, Subscription
 from domain.errors import AccessDenied, ClientGone, Closure, DirectoryUnavailable, TokenRefused
 from domain.hub.hub import ProgressHub
 from domain.ports import ClientSocket, ConnectionMetrics, DeliveryMetrics
-from domain.values import Disconnect, Principal
+from domain.values import CancelOutcome, Disconnect, Principal
 
 logger = logging.getLogger(__name__)
 
@@ -35,19 +34,15 @@ _OpenWatch = Callable[[Principal, Outbox], Awaitable[Subscription]]
 
 class Gateway:
     def __init__(
-        self,
-        policy: AccessPolicy,
-        hub: ProgressHub,
-        metrics: GatewayMetrics,
-        limits: SessionLimits,
-        quota: ConnectionQuota,
+        self, hub: ProgressHub, metrics: GatewayMetrics, quota: ConnectionQuota, services: SessionServices
     ) -> None:
-        self._policy = policy
+        """`services` are what every session shares: the policy, the limits, the cancels."""
+        self._policy = services.policy
         self._hub = hub
         self._metrics = metrics
-        self._limits = limits
+        self._limits = services.limits
         self._quota = quota
-        self._services = SessionServices(policy, limits, metrics)
+        self._services = services
         self._sessions = 0
         self._session_ended: asyncio.Event | None = None
 
@@ -97,6 +92,18 @@ class Gateway:
             return self._hub.watch_user(outbox, principal.user_id, story_ids)
 
         await self._serve(_endpoint("dashboard", via), socket, token, open_watch)
+
+    async def cancel(self, token: str | None, raw_story_id: str) -> CancelOutcome:
+        """A cancel without a socket (SSE's POST): the token checked as at a connect (raises
+        `TokenRefused`), the request within its user's share of this process while it runs
+        (`AccessDenied` past it)."""
+        principal = self._authenticate(token)
+        if not self._quota.acquire(principal.user_id):
+            raise AccessDenied(Closure.TOO_MANY_CONNECTIONS, f"{self._quota.limit} open already")
+        try:
+            return await self._services.cancels.cancel(principal, raw_story_id)
+        finally:
+            self._quota.release(principal.user_id)
 
     async def _resume(self, outbox: Outbox, story_id: UUID, seq: int) -> None:
         end = await self._hub.end_of(story_id)

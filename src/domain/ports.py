@@ -8,7 +8,7 @@ from uuid import UUID
 
 from domain.errors import AuthFailure, Closure
 from domain.progress import Frame, ProgressUpdate, RejectReason
-from domain.values import Disconnect, FeedEvent, Principal, Topic
+from domain.values import CancelOutcome, CancelRequest, Disconnect, FeedEvent, Principal, Topic
 
 
 class TokenVerifier(Protocol):
@@ -65,6 +65,20 @@ class ProgressPublisher(Protocol):
     async def publish(self, update: ProgressUpdate, owner: UUID | None = None) -> ProgressUpdate:
         """Store the snapshot and publish atomically; return the update with its assigned `seq`.
         In cluster mode `owner` is required: the update also goes to the owner's channel."""
+        ...
+
+
+class WorkerSignals(Protocol):
+    """What the gateway and a story's worker tell each other beside the progress: the worker's
+    liveness key, and the owner's cancel request. Raises `FeedUnavailable` when Redis fails."""
+
+    async def liveness(self, story_ids: Sequence[UUID]) -> list[int | None]:
+        """Each story's liveness value (the worker's refresh time, ms since the epoch) or None, in
+        order: one round trip however many."""
+        ...
+
+    async def cancel(self, request: CancelRequest) -> None:
+        """Record the request (the story's cancel key) and signal it (its cancel channel)."""
         ...
 
 
@@ -144,6 +158,12 @@ class FeedMetrics(Protocol):
         ...
 
 
-class Metrics(ConnectionMetrics, DeliveryMetrics, FeedMetrics, Protocol):
+class ControlMetrics(Protocol):
+    """What clients ask of a story besides watching it."""
+
+    def cancel_requested(self, outcome: CancelOutcome) -> None: ...
+
+
+class Metrics(ConnectionMetrics, DeliveryMetrics, FeedMetrics, ControlMetrics, Protocol):
     """Every concern at once: what a metrics adapter implements; each part of the domain takes only
     the Protocol of its own concern."""

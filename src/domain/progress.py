@@ -60,17 +60,21 @@ class ProgressUpdate:
     current_step: str
     updated_at: datetime
     seq: int | None = None
+    stalled: bool = False  # the gateway's judgement (no news from the worker), never the worker's
 
     def is_newer_than(self, held: ProgressUpdate) -> bool:
-        """Order by `seq` when both carry one, else by `updated_at` (updates of legacy publishers)."""
+        """Order by `seq` when both carry one, else by `updated_at` (updates of legacy publishers).
+        The same state with only `stalled` changed counts as newer: the flag is news of its own."""
         if self.seq is not None and held.seq is not None:
-            return self.seq > held.seq
-        return self.updated_at > held.updated_at
+            return self.seq > held.seq or (self.seq == held.seq and self.stalled is not held.stalled)
+        return self.updated_at > held.updated_at or (
+            self.updated_at == held.updated_at and self.stalled is not held.stalled
+        )
 
     def supersedes_live(self, held: ProgressUpdate) -> bool:
         """A live update is delivered unless `seq` proves it stale; seq-less ones keep arrival order."""
         if self.seq is not None and held.seq is not None:
-            return self.seq > held.seq
+            return self.seq > held.seq or (self.seq == held.seq and self.stalled is not held.stalled)
         return True
 
     def to_wire(self) -> dict[str, object]:
@@ -83,6 +87,8 @@ class ProgressUpdate:
         }
         if self.seq is not None:
             wire["seq"] = self.seq
+        if self.stalled:
+            wire["stalled"] = True
         return wire
 
 

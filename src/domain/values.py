@@ -3,7 +3,9 @@ yields, what can be watched."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
@@ -69,6 +71,24 @@ class Revoked:
     """The main backend moved or deleted a story (`revoke`): its ownership must be asked again now."""
 
     story_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRequest:
+    """A story's owner asked to stop it: recorded for its worker, and signalled to it."""
+
+    story_id: UUID
+    user_id: UUID
+    requested_at: datetime
+
+
+class CancelOutcome(enum.StrEnum):
+    """The answer to a cancel (a fixed set: it labels a metric, and is the wire's reason)."""
+
+    OK = "ok"
+    TERMINAL = "terminal"
+    FORBIDDEN = "forbidden"
+    UNAVAILABLE = "unavailable"
 
 
 FeedEvent = Subscribed | ProgressUpdate | OwnerUpdate | Revoked | Rejected

@@ -12,7 +12,7 @@ from litestar.di import Provide
 from entrypoints.container import Container
 from entrypoints.http_handlers import client_module, client_transports, demo_page, healthz, metrics, readyz
 from entrypoints.services import Services, provide_services, resolve_services
-from entrypoints.sse_handlers import cors_config, sse_story_progress, sse_user_stories
+from entrypoints.sse_handlers import cancel_story, cors_config, sse_story_progress, sse_user_stories
 from entrypoints.ws_handlers import story_progress, user_stories
 
 Companion = Callable[[Services], AbstractAsyncContextManager[None]]
@@ -33,7 +33,7 @@ def create_app(container: Container, companions: Sequence[Companion] = ()) -> Li
             if (shutdown := container.shutdown_resources()) is not None:
                 await shutdown
 
-    handlers: list[Any] = [story_progress, user_stories, sse_story_progress, sse_user_stories]
+    handlers: list[Any] = [story_progress, user_stories, sse_story_progress, sse_user_stories, cancel_story]
     handlers += [healthz, readyz, metrics, client_module, client_transports]
     settings = container.settings()
     if settings.demo_page:

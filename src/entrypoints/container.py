@@ -13,19 +13,21 @@ from dependency_injector import containers, providers
 
 from adapters.json_codec import JsonCodec
 from adapters.jwt_tokens import JwtTokenIssuer, JwtTokenVerifier
-from adapters.memory import MemoryBroker, MemoryStoryDirectory
+from adapters.memory import MemoryBroker, MemoryStoryDirectory, MemoryWorkerSignals
 from adapters.postgres_stories import PostgresStoryDirectory
 from adapters.prometheus_metrics import PrometheusMetrics
 from adapters.prometheus_workers import ProcessScrape, WorkersScrape
 from adapters.redis_cluster import ClusterKeys, ClusterProgressPublisher, open_redis_cluster
 from adapters.redis_cluster_feed import ClusterProgressFeed
 from adapters.redis_progress import RedisKeys, RedisProgressFeed, RedisProgressPublisher
+from adapters.redis_signals import ClusterWorkerSignals, RedisWorkerSignals
 from domain.access.directory_cache import CachingDirectory
 from domain.access.policy import AccessPolicy
 from domain.aio.backoff import Backoff
 from domain.aio.tasks import BackgroundTasks
+from domain.cancels import Cancels
 from domain.connection.quota import ConnectionQuota
-from domain.connection.session import SessionLimits
+from domain.connection.session import SessionLimits, SessionServices
 from domain.gateway import Gateway
 from domain.health import Readiness
 from domain.hub.dashboard_routing import DashboardRouter
@@ -37,6 +39,7 @@ from domain.hub.ownership import OwnershipChecks
 from domain.hub.reach import EveryStory, WatchedTopics
 from domain.hub.resync import Resync
 from domain.hub.snapshots import LatestFrames, SnapshotReader
+from domain.hub.stalled import StalledStories, StallRules
 from domain.hub.subscribers import Subscribers
 from domain.hub.topics import TopicSubscriptions
 from domain.hub.watches import Watches
@@ -106,6 +109,16 @@ class Container(containers.DeclarativeContainer):
         ),
         memory=memory_broker,
     )
+    memory_signals = providers.Singleton(MemoryWorkerSignals)  # the demo's worker heartbeats into it
+    signals = providers.Selector(
+        settings.provided.backend,
+        real=providers.Selector(
+            settings.provided.redis_mode,
+            standalone=providers.Singleton(RedisWorkerSignals, client=redis, keys=keys),
+            cluster=providers.Singleton(ClusterWorkerSignals, client=cluster, keys=cluster_keys),
+        ),
+        memory=memory_signals,
+    )
     memory_directory = providers.Singleton(MemoryStoryDirectory)  # the demo's worker adds stories to it
     directory = providers.Selector(
         settings.provided.backend,
@@ -137,8 +150,16 @@ class Container(containers.DeclarativeContainer):
     tasks = providers.Singleton(BackgroundTasks)
     subscribers = providers.Singleton(Subscribers, metrics=metrics)
     frames = providers.Singleton(LatestFrames, encoder=codec)
+    stalled = providers.Singleton(
+        StalledStories,
+        subscribers=subscribers,
+        frames=frames,
+        signals=signals,
+        rules=providers.Singleton(StallRules, after=settings.provided.stalled_after_seconds),
+    )
+    snapshot_reader = providers.Singleton(SnapshotReader, feed=feed)
     offers = providers.Singleton(
-        SnapshotOffers, reader=providers.Singleton(SnapshotReader, feed=feed), frames=frames, metrics=metrics
+        SnapshotOffers, reader=snapshot_reader, frames=frames, metrics=metrics, mark=stalled.provided.mark
     )
     resync = providers.Singleton(
         Resync, offers=offers, directory=owners, subscribers=subscribers, metrics=metrics, backoff=backoff
@@ -168,7 +189,9 @@ class Container(containers.DeclarativeContainer):
             listener=listener,
             watches=watches,
             subscribers=subscribers,
-            background=providers.Dict({"ownership-checks": ownership, "resync": resync}),
+            background=providers.Dict(
+                {"ownership-checks": ownership, "resync": resync, "stalled-checks": stalled}
+            ),
             tasks=tasks,
         ),
     )
@@ -178,7 +201,16 @@ class Container(containers.DeclarativeContainer):
         slow_client_seconds=settings.provided.slow_client_seconds,
     )
     quota = providers.Singleton(ConnectionQuota, limit=settings.provided.max_connections_per_user)
+    cancels = providers.Singleton(
+        Cancels, policy=policy, snapshots=snapshot_reader, signals=signals, metrics=metrics
+    )
     gateway = providers.Singleton(
-        Gateway, policy=policy, hub=hub, metrics=metrics, limits=limits, quota=quota
+        Gateway,
+        hub=hub,
+        metrics=metrics,
+        quota=quota,
+        services=providers.Singleton(
+            SessionServices, policy=policy, limits=limits, metrics=metrics, cancels=cancels
+        ),
     )
     readiness = providers.Singleton(Readiness, hub=hub, feed=feed, directory=directory)

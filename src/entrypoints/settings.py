@@ -45,6 +45,7 @@ class Settings:
     max_connections: int = 50000
     max_connections_per_user: int = 100
     ownership_ttl_seconds: float = 60.0
+    stalled_after_seconds: float = 120.0
     backend: Backend = "real"
     demo_page: bool = False
 
@@ -96,6 +97,9 @@ SETTINGS: tuple[Setting, ...] = (
             "open connections of one user per process; beyond it close 4029", check.number(1, integer=True)),
     Setting("OWNERSHIP_TTL_SECONDS", "ownership_ttl_seconds", "60",
             "a confirmed story owner is trusted so long, then asked again", check.number(0.1)),
+    Setting("STALLED_AFTER_SECONDS", "stalled_after_seconds", "120",
+            "a watched story with no update nor heartbeat so long is sent again with stalled: true",
+            check.number(0.1)),
     Setting("LOG_FORMAT", "log_format", "text", "text or json (one object a line)",
             check.choice("text", "json")),
     Setting("LOG_LEVEL", "log_level", "INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL",

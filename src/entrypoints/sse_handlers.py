@@ -4,7 +4,9 @@ The token comes from `Authorization: Bearer <JWT>` or `?token=` (see `request_to
 stream's `Last-Event-ID` is the `seq` its client holds. A browser on another origin reads the
 stream under CORS (`cors_config` in `app.py`: GET, with `Authorization` and `Last-Event-ID`); an
 origin outside ALLOWED_ORIGINS is refused with 403 before anything else, as its WebSocket would be.
-(A cancel over SSE, `POST /stories/{story_id}/cancel`, belongs beside these: issue 15.)
+SSE has no upstream, so its cancel is `POST /stories/{story_id}/cancel`, with the same token and
+the answers a socket's `cancel` gets, as text (no body is taken: one is refused with 413 before
+any handler runs, see `http_protocol.py`; the request counts in its user's share while it runs).
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from litestar import Request, get
+from litestar import MediaType, Request, Response, get, post
 from litestar.config.cors import CORSConfig
 from litestar.di import NamedDependency
 from litestar.params import FromPath, SkipValidation
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from domain.connection.log_context import CONNECTION, ConnectionContext
+from domain.errors import AccessDenied, TokenRefused
 from domain.progress import MAX_SEQ
+from domain.values import CancelOutcome
 from entrypoints.request_tokens import bearer_token, query_token
 from entrypoints.services import Services
 from entrypoints.settings import Settings
@@ -33,7 +37,7 @@ def cors_config(settings: Settings) -> CORSConfig:
     """Browsers on other origins may read the streams (and send the headers they need)."""
     return CORSConfig(
         allow_origins=list(settings.allowed_origins) or ["*"],
-        allow_methods=["GET"],
+        allow_methods=["GET", "POST"],
         allow_headers=["authorization", "last-event-id", "cache-control"],
         max_age=600,
     )
@@ -96,3 +100,41 @@ async def sse_user_stories(
         await services.gateway.dashboard(socket, token, via="sse")
 
     return _stream(request, services, "sse_dashboard", serve, with_id=False)
+
+
+CANCEL_STATUS = {
+    CancelOutcome.OK: 200,
+    CancelOutcome.TERMINAL: 409,
+    CancelOutcome.FORBIDDEN: 403,
+    CancelOutcome.UNAVAILABLE: 503,
+}
+
+
+@post("/stories/{story_id:str}/cancel", media_type=MediaType.TEXT, status_code=200)
+async def cancel_story(
+    request: AnyRequest, story_id: FromPath[str], services: NamedDependency[SkipValidation[Services]]
+) -> Response[str]:
+    """`cancel ok` (200), `cancel refused terminal` (409), `forbidden` (403), `unavailable` (503);
+    401 without a good token, 429 past the user's share of this process."""
+    origin = request.headers.get("origin")
+    allowed = services.settings.allowed_origins
+    if origin is not None and allowed and origin not in allowed:
+        return _text(403, "origin")
+    token = bearer_token(request.headers.get("authorization")) or query_token(request.scope["query_string"])
+    try:
+        outcome = await services.gateway.cancel(token, story_id)
+    except TokenRefused:
+        return _text(401, "unauthorized")
+    except AccessDenied:
+        return _text(429, "too many requests")
+    answer = "cancel ok" if outcome is CancelOutcome.OK else f"cancel refused {outcome.value}"
+    return _text(CANCEL_STATUS[outcome], answer)
+
+
+def _text(status: int, text: str) -> Response[str]:
+    headers = {"Cache-Control": "no-store"}
+    if status in (429, 503):
+        headers["Retry-After"] = "1"
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return Response(text, status_code=status, media_type=MediaType.TEXT, headers=headers)

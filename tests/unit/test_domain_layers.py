@@ -20,6 +20,7 @@ FLOORS = {  # higher may import lower; a folder's modules may import each other
     "domain.connection": 4,
     "domain.hub": 5,
     "domain.gateway": 6,
+    "domain.cancels": 6,
     "domain.health": 6,
 }
 

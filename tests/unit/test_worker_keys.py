@@ -44,3 +44,26 @@ def test_the_cluster_script_call_stays_on_the_storys_slot() -> None:
 
     assert len({key_slot(name.encode()) for name in [*keys, str(args[1])]}) == 1
     assert args[2] == 60
+
+
+@pytest.mark.parametrize("prefix", ["", "app:"])
+def test_liveness_and_cancel_names_as_agreed(prefix: str) -> None:
+    standalone, cluster = StandaloneKeys(prefix), ClusterKeys(prefix)
+
+    assert standalone.alive(STORY) == f"{prefix}story:{STORY}:alive"
+    assert standalone.cancel(STORY) == f"{prefix}story:{STORY}:cancel"
+    assert standalone.cancel_channel(STORY) == standalone.cancel(STORY)
+    assert cluster.alive(STORY) == f"{prefix}story:{{{STORY}}}:alive"
+    assert cluster.cancel(STORY) == f"{prefix}story:{{{STORY}}}:cancel"
+    assert cluster.cancel_channel(STORY) == cluster.cancel(STORY)
+
+
+def test_a_cancel_channel_is_no_story_channel_to_the_gateway() -> None:
+    assert redis_progress.RedisKeys().story_of(StandaloneKeys().cancel_channel(STORY)) is None
+
+
+def test_liveness_and_cancel_share_the_storys_slot_in_cluster_mode() -> None:
+    keys = ClusterKeys("app:")
+    names = [keys.snapshot(STORY), keys.alive(STORY), keys.cancel(STORY), keys.cancel_channel(STORY)]
+
+    assert len({key_slot(name.encode()) for name in names}) == 1

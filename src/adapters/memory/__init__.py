@@ -8,6 +8,14 @@ from adapters.memory.broker import MemoryBroker
 from adapters.memory.client_socket import MemorySocket
 from adapters.memory.directory import MemoryStoryDirectory
 from adapters.memory.metrics import MemoryMetrics
+from adapters.memory.signals import MemoryWorkerSignals
 from adapters.memory.tokens import MemoryTokens
 
-__all__ = ["MemoryBroker", "MemoryMetrics", "MemorySocket", "MemoryStoryDirectory", "MemoryTokens"]
+__all__ = [
+    "MemoryBroker",
+    "MemoryMetrics",
+    "MemorySocket",
+    "MemoryStoryDirectory",
+    "MemoryTokens",
+    "MemoryWorkerSignals",
+]

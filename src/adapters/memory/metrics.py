@@ -6,6 +6,7 @@ from collections import Counter
 
 from domain.errors import AuthFailure
 from domain.progress import RejectReason
+from domain.values import CancelOutcome
 
 
 class MemoryMetrics:
@@ -53,3 +54,6 @@ class MemoryMetrics:
 
     def broker_message(self) -> None:
         self.counts["broker_messages"] += 1
+
+    def cancel_requested(self, outcome: CancelOutcome) -> None:
+        self.counts[f"cancel:{outcome}"] += 1

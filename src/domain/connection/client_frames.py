@@ -13,6 +13,7 @@ class Command(enum.Enum):
     PONG = "pong"
     STATUS = "status"
     AUTH = "auth"
+    CANCEL = "cancel"  # `cancel` on a story socket, `cancel <story_id>` on a dashboard
     IGNORED = "ignored"
 
 
@@ -34,6 +35,8 @@ def read_frame(message: str | bytes, max_bytes: int) -> ClientFrame | Closure:
         return ClientFrame(Command(message))
     if message.startswith("auth "):
         return ClientFrame(Command.AUTH, message[5:].strip())
+    if message == "cancel" or message.startswith("cancel "):
+        return ClientFrame(Command.CANCEL, message[7:].strip())
     return ClientFrame(Command.IGNORED)
 
 

@@ -173,6 +173,10 @@ class Outbox:
     def held_stories(self) -> list[UUID]:
         return list(self._latest)
 
+    def held_frames(self) -> Iterable[Frame]:
+        """The latest state of each story held (a view: read it before anything is offered)."""
+        return self._latest.values()
+
     def pop(self) -> Entry | None:
         """The next queued entry for the sender, which must call `done()` once it is written."""
         while self._queue:

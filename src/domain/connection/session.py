@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+from uuid import UUID
 
 from domain.access.policy import AccessPolicy
 from domain.connection.client_frames import ClientFrame, Command, FloodGuard, read_frame
@@ -24,7 +25,7 @@ from domain.connection.timers import Alarm
 from domain.errors import AccessDenied, ClientGone, Closure
 from domain.ports import ClientSocket, DeliveryMetrics
 from domain.progress import Frame
-from domain.values import Disconnect, Principal
+from domain.values import CancelOutcome, Disconnect, Principal
 
 logger = logging.getLogger(__name__)
 
@@ -38,13 +39,21 @@ class SessionLimits:
     flood_burst: float = 40.0
 
 
+class Canceller(Protocol):
+    async def cancel(self, principal: Principal, raw_story_id: str) -> CancelOutcome:
+        """Check, record and signal a cancel of the story; the outcome, never an exception."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class SessionServices:
-    """What every session of a gateway shares: the policy (for `auth`), the limits, the metrics."""
+    """What every session of a gateway shares: the policy (for `auth`), the limits, the metrics,
+    and the cancels (for `cancel`)."""
 
     policy: AccessPolicy
     limits: SessionLimits
     metrics: DeliveryMetrics
+    cancels: Canceller
 
 
 class Subscription(Protocol):
@@ -55,6 +64,11 @@ class Subscription(Protocol):
 
     @property
     def endpoint(self) -> str: ...
+
+    @property
+    def story_id(self) -> UUID | None:
+        """The story of a story socket; None for a dashboard."""
+        ...
 
     async def refresh(self) -> None:
         """`status`: the state of each story held, again (no directory query: cheap to repeat)."""
@@ -68,6 +82,7 @@ class Subscription(Protocol):
 class Session:
     __slots__ = (
         "_alarm",
+        "_cancels",
         "_ending",
         "_endpoint",
         "_last_heard",
@@ -95,6 +110,7 @@ class Session:
         self._policy = services.policy
         self._limits = services.limits
         self._metrics = services.metrics
+        self._cancels = services.cancels
         self._loop = asyncio.get_running_loop()
         self._last_heard = self._last_pinged = self._loop.time()
         self._alarm = Alarm(self._tick)
@@ -196,4 +212,23 @@ class Session:
                 return denied.closure
             self._outbox.push_text("auth ok")
             self._tick()
+        elif frame.command is Command.CANCEL:
+            self._outbox.push_text(await self._cancel(frame.argument))
         return None
+
+    async def _cancel(self, argument: str) -> str:
+        """`cancel ok` / `cancel refused <reason>`; on a dashboard the answer names the story."""
+        story_id = self._watch.story_id
+        if story_id is not None:
+            return _cancel_answer(await self._cancels.cancel(self._principal, str(story_id)))
+        raw = argument.split(maxsplit=1)[0][:64] if argument else ""
+        if not raw:
+            return _cancel_answer(CancelOutcome.FORBIDDEN)
+        return _cancel_answer(await self._cancels.cancel(self._principal, raw), raw)
+
+
+def _cancel_answer(outcome: CancelOutcome, story: str = "") -> str:
+    named = f" {story}" if story else ""
+    if outcome is CancelOutcome.OK:
+        return f"cancel ok{named}"
+    return f"cancel refused{named} {outcome.value}"

@@ -102,6 +102,10 @@ class Watch:
     def endpoint(self) -> str:
         return ENDPOINTS[self.topic.kind]
 
+    @property
+    def story_id(self) -> UUID | None:
+        return self.topic.id if self.topic.kind == "story" else None
+
     async def refresh(self) -> None:
         await self.watches.refresh(self)
 

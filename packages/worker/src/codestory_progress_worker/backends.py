@@ -10,14 +10,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
 from redis import Redis
 from redis.cluster import RedisCluster
 
-from codestory_progress_worker.keys import ClusterKeys, StandaloneKeys, publish_call
-from codestory_progress_worker.scripts import CLUSTER_PUBLISH_SCRIPT, PUBLISH_SCRIPT
+from codestory_progress_worker.keys import ClusterKeys, StandaloneKeys, heartbeat_call, publish_call
+from codestory_progress_worker.liveness import now_ms
+from codestory_progress_worker.scripts import HEARTBEAT_SCRIPT, SDK_CLUSTER_PUBLISH_SCRIPT, SDK_PUBLISH_SCRIPT
 from codestory_progress_worker.updates import DEFAULT_TTL_SECONDS
 
 # A publish must not hang a worker forever on a Redis that went away; options passed win.
@@ -26,10 +27,11 @@ CLIENT_DEFAULTS: dict[str, Any] = {"socket_connect_timeout": 5.0, "socket_timeou
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """What one publish answered. New fields come with defaults (a cancel request will ride here),
-    so a backend that builds `Receipt(seq)` keeps working."""
+    """What one publish answered: the seq assigned, and whether the story's cancel key exists. New
+    fields come with defaults, so a backend that builds `Receipt(seq)` keeps working."""
 
     seq: int
+    cancel_requested: bool = False
 
 
 class Backend(Protocol):
@@ -49,6 +51,16 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class Heartbeats(Protocol):
+    """A backend that can keep a story's liveness key fresh; a story block beats only on one."""
+
+    def heartbeat(self, story_id: UUID, ttl_ms: int) -> bool:
+        """Refresh the liveness key (value: now in epoch ms, PX `ttl_ms`) and answer whether a
+        cancel was requested, in one round trip."""
+        ...
+
+
 class RedisBackend:
     """Standalone Redis: the publish script, PUBLISH on the story's channel and on `revocations`."""
 
@@ -63,14 +75,20 @@ class RedisBackend:
         owns_client: bool = False,
     ) -> None:
         self._client = client
-        self._script = client.register_script(PUBLISH_SCRIPT)
+        self._script = client.register_script(SDK_PUBLISH_SCRIPT)
+        self._beat = client.register_script(HEARTBEAT_SCRIPT)
         self._keys = StandaloneKeys(prefix)
         self._ttl = ttl_seconds
         self._owns_client = owns_client
 
     def publish(self, story_id: UUID, owner: UUID | None, body: str) -> Receipt:
-        keys, args = publish_call(self._keys, story_id, body, self._ttl)
-        return Receipt(int(self._script(keys=keys, args=args)))
+        keys, args = publish_call(self._keys, story_id, body, self._ttl, cancel=True)
+        seq, cancel = self._script(keys=keys, args=args)
+        return Receipt(int(seq), bool(cancel))
+
+    def heartbeat(self, story_id: UUID, ttl_ms: int) -> bool:
+        keys, args = heartbeat_call(self._keys, story_id, now_ms(), ttl_ms)
+        return bool(self._beat(keys=keys, args=args))
 
     def revoke(self, story_id: UUID) -> int:
         return int(self._client.publish(self._keys.revocations, str(story_id)))
@@ -103,6 +121,7 @@ class ClusterBackend:
         )
         self._client: RedisCluster | None = None
         self._script: Any = None
+        self._beat: Any = None
         self._lock = threading.Lock()
         self._keys = ClusterKeys(prefix)
         self._ttl = ttl_seconds
@@ -112,10 +131,15 @@ class ClusterBackend:
         if owner is None:
             raise ValueError("cluster mode needs the story's owner (the owner's channel)")
         client, script = self._connected()
-        keys, args = publish_call(self._keys, story_id, body, self._ttl)
-        seq, stamped = script(keys=keys, args=args)
+        keys, args = publish_call(self._keys, story_id, body, self._ttl, cancel=True)
+        seq, stamped, cancel = script(keys=keys, args=args)
         client.spublish(self._keys.user_channel(owner), stamped)
-        return Receipt(int(seq))
+        return Receipt(int(seq), bool(cancel))
+
+    def heartbeat(self, story_id: UUID, ttl_ms: int) -> bool:
+        self._connected()
+        keys, args = heartbeat_call(self._keys, story_id, now_ms(), ttl_ms)
+        return bool(self._beat(keys=keys, args=args))
 
     def revoke(self, story_id: UUID) -> int:
         client, _ = self._connected()
@@ -129,7 +153,8 @@ class ClusterBackend:
         with self._lock:
             if self._client is None:
                 client = self._build()
-                self._script = client.register_script(CLUSTER_PUBLISH_SCRIPT)
+                self._script = client.register_script(SDK_CLUSTER_PUBLISH_SCRIPT)
+                self._beat = client.register_script(HEARTBEAT_SCRIPT)
                 self._client = client
             return self._client, self._script
 

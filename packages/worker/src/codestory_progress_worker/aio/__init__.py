@@ -9,19 +9,28 @@ async with reporter.story(story_id, owner=user_id) as story:
 ```
 """
 
-from codestory_progress_worker.aio.backends import AsyncBackend, AsyncClusterBackend, AsyncRedisBackend
+from codestory_progress_worker.aio.backends import (
+    AsyncBackend,
+    AsyncClusterBackend,
+    AsyncHeartbeats,
+    AsyncRedisBackend,
+)
 from codestory_progress_worker.aio.reporter import ProgressReporter, StoryProgress
 from codestory_progress_worker.backends import Receipt
+from codestory_progress_worker.blocks import CANCELLED_STEP, StoryCancelled
 from codestory_progress_worker.updates import MAX_STEP_LENGTH, STATUSES, Update
 
 __all__ = [
+    "CANCELLED_STEP",
     "MAX_STEP_LENGTH",
     "STATUSES",
     "AsyncBackend",
     "AsyncClusterBackend",
+    "AsyncHeartbeats",
     "AsyncRedisBackend",
     "ProgressReporter",
     "Receipt",
+    "StoryCancelled",
     "StoryProgress",
     "Update",
 ]

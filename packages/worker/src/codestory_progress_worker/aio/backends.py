@@ -5,15 +5,16 @@ The same as the sync `backends` module, on redis-py's asyncio clients.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from codestory_progress_worker.backends import CLIENT_DEFAULTS, Receipt
-from codestory_progress_worker.keys import ClusterKeys, StandaloneKeys, publish_call
-from codestory_progress_worker.scripts import CLUSTER_PUBLISH_SCRIPT, PUBLISH_SCRIPT
+from codestory_progress_worker.keys import ClusterKeys, StandaloneKeys, heartbeat_call, publish_call
+from codestory_progress_worker.liveness import now_ms
+from codestory_progress_worker.scripts import HEARTBEAT_SCRIPT, SDK_CLUSTER_PUBLISH_SCRIPT, SDK_PUBLISH_SCRIPT
 from codestory_progress_worker.updates import DEFAULT_TTL_SECONDS
 
 
@@ -34,6 +35,16 @@ class AsyncBackend(Protocol):
     async def aclose(self) -> None: ...
 
 
+@runtime_checkable
+class AsyncHeartbeats(Protocol):
+    """A backend that can keep a story's liveness key fresh; a story block beats only on one."""
+
+    async def heartbeat(self, story_id: UUID, ttl_ms: int) -> bool:
+        """Refresh the liveness key (value: now in epoch ms, PX `ttl_ms`) and answer whether a
+        cancel was requested, in one round trip."""
+        ...
+
+
 class AsyncRedisBackend:
     """Standalone Redis: the publish script, PUBLISH on the story's channel and on `revocations`."""
 
@@ -48,14 +59,20 @@ class AsyncRedisBackend:
         owns_client: bool = False,
     ) -> None:
         self._client = client
-        self._script = client.register_script(PUBLISH_SCRIPT)
+        self._script = client.register_script(SDK_PUBLISH_SCRIPT)
+        self._beat = client.register_script(HEARTBEAT_SCRIPT)
         self._keys = StandaloneKeys(prefix)
         self._ttl = ttl_seconds
         self._owns_client = owns_client
 
     async def publish(self, story_id: UUID, owner: UUID | None, body: str) -> Receipt:
-        keys, args = publish_call(self._keys, story_id, body, self._ttl)
-        return Receipt(int(await self._script(keys=keys, args=args)))
+        keys, args = publish_call(self._keys, story_id, body, self._ttl, cancel=True)
+        seq, cancel = await self._script(keys=keys, args=args)
+        return Receipt(int(seq), bool(cancel))
+
+    async def heartbeat(self, story_id: UUID, ttl_ms: int) -> bool:
+        keys, args = heartbeat_call(self._keys, story_id, now_ms(), ttl_ms)
+        return bool(await self._beat(keys=keys, args=args))
 
     async def revoke(self, story_id: UUID) -> int:
         return int(await self._client.publish(self._keys.revocations, str(story_id)))
@@ -80,7 +97,8 @@ class AsyncClusterBackend:
         owns_client: bool = False,
     ) -> None:
         self._client = client
-        self._script = client.register_script(CLUSTER_PUBLISH_SCRIPT)
+        self._script = client.register_script(SDK_CLUSTER_PUBLISH_SCRIPT)
+        self._beat = client.register_script(HEARTBEAT_SCRIPT)
         self._keys = ClusterKeys(prefix)
         self._ttl = ttl_seconds
         self._owns_client = owns_client
@@ -89,10 +107,15 @@ class AsyncClusterBackend:
         if owner is None:
             raise ValueError("cluster mode needs the story's owner (the owner's channel)")
         await self._client.initialize()  # once: redis-py 8.1 fails concurrent first commands (#3935)
-        keys, args = publish_call(self._keys, story_id, body, self._ttl)
-        seq, stamped = await self._script(keys=keys, args=args)
+        keys, args = publish_call(self._keys, story_id, body, self._ttl, cancel=True)
+        seq, stamped, cancel = await self._script(keys=keys, args=args)
         await self._client.spublish(self._keys.user_channel(owner), stamped)
-        return Receipt(int(seq))
+        return Receipt(int(seq), bool(cancel))
+
+    async def heartbeat(self, story_id: UUID, ttl_ms: int) -> bool:
+        await self._client.initialize()
+        keys, args = heartbeat_call(self._keys, story_id, now_ms(), ttl_ms)
+        return bool(await self._beat(keys=keys, args=args))
 
     async def revoke(self, story_id: UUID) -> int:
         await self._client.initialize()
