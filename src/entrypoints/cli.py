@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--step-seconds", type=float, default=0.6)
+    demo.add_argument(
+        "--stalled-after-seconds", type=float, default=8.0, help="STALLED_AFTER_SECONDS of the demo (8)"
+    )
     demo.set_defaults(run=commands.demo)
     publish = command("publish", "publish one update to Redis (REDIS_URL)")
     publish.add_argument("story_id")

@@ -50,7 +50,8 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def demo(args: argparse.Namespace) -> int:
-    return run_demo(demo_settings(settings_for(()), args.host, args.port), args.step_seconds)
+    settings = demo_settings(settings_for(()), args.host, args.port, args.stalled_after_seconds)
+    return run_demo(settings, args.step_seconds)
 
 
 def publish(args: argparse.Namespace) -> None:

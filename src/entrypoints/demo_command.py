@@ -60,8 +60,18 @@ def run_demo(settings: Settings, step_seconds: float) -> int:
     settings = replace(settings, port=port)
     container = Container(settings=settings)
     user_id, featured = uuid.uuid4(), uuid.uuid4()
-    reporter = ProgressReporter(BrokerBackend(container.memory_broker(), container.codec()))
-    worker = DemoWorker(reporter, container.memory_directory(), user_id, featured, step_seconds=step_seconds)
+    signals = container.memory_signals()
+    backend = BrokerBackend(container.memory_broker(), container.codec(), signals)
+    worker = DemoWorker(
+        ProgressReporter(backend, heartbeat_seconds=min(5.0, settings.stalled_after_seconds / 4)),
+        backend,
+        signals,
+        container.memory_directory(),
+        user_id=user_id,
+        featured=featured,
+        step_seconds=step_seconds,
+        quiet_seconds=settings.stalled_after_seconds * 1.5,
+    )
     token = JwtTokenIssuer(settings.jwt_key).issue(user_id, ttl_seconds=24 * 3600)
 
     @asynccontextmanager
@@ -78,8 +88,9 @@ def run_demo(settings: Settings, step_seconds: float) -> int:
     return 0
 
 
-def demo_settings(base: Settings, host: str, port: int) -> Settings:
-    """The memory backend, the demo page and a secret of this run: the demo needs no setting."""
+def demo_settings(base: Settings, host: str, port: int, stalled_after_seconds: float = 8.0) -> Settings:
+    """The memory backend, the demo page and a secret of this run: the demo needs no setting. A
+    story is stalled sooner than in production, so that the page shows its quiet ones."""
     return replace(
         base,
         jwt_key=secrets.token_urlsafe(48),
@@ -88,4 +99,5 @@ def demo_settings(base: Settings, host: str, port: int) -> Settings:
         demo_page=True,
         host=host,
         port=port,
+        stalled_after_seconds=stalled_after_seconds,
     )
