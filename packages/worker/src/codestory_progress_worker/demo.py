@@ -49,13 +49,23 @@ def say(line: str) -> None:
     sys.stdout.flush()
 
 
+def pause(story: StoryProgress, seconds: float) -> bool:
+    """Wait `seconds`, or less when a publish or a heartbeat sees a cancel; False if it did."""
+    deadline = time.monotonic() + seconds
+    while not story.cancel_requested and (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(left, 0.05))
+    return not story.cancel_requested
+
+
 def walk(story: StoryProgress, steps: int, step_seconds: float) -> None:
-    """`steps` updates, `step_seconds` apart, then `complete`; a cancel ends it at the next update."""
+    """`steps` updates, `step_seconds` apart, then `complete`; a cancel seen by an update or a
+    heartbeat ends the walk at once (the block then publishes `failed`)."""
     for index in range(steps):
         phase = PHASES[index * len(PHASES) // steps]
         update = story.update(phase, index * 99 // steps, f"Step {index + 1} of {steps} ({phase})")
         say(f"{update.seq} {update.status} {update.progress_percent}")
-        time.sleep(step_seconds)
+        if not pause(story, step_seconds):
+            return  # cancelled: the block ends the story failed
     done = story.update("complete", 100, "Your story is ready")
     say(f"{done.seq} {done.status} {done.progress_percent}")
 
