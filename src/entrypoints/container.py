@@ -150,12 +150,9 @@ class Container(containers.DeclarativeContainer):
     tasks = providers.Singleton(BackgroundTasks)
     subscribers = providers.Singleton(Subscribers, metrics=metrics)
     frames = providers.Singleton(LatestFrames, encoder=codec)
+    stall_rules = providers.Singleton(StallRules, after=settings.provided.stalled_after_seconds)
     stalled = providers.Singleton(
-        StalledStories,
-        subscribers=subscribers,
-        frames=frames,
-        signals=signals,
-        rules=providers.Singleton(StallRules, after=settings.provided.stalled_after_seconds),
+        StalledStories, subscribers=subscribers, frames=frames, signals=signals, rules=stall_rules
     )
     snapshot_reader = providers.Singleton(SnapshotReader, feed=feed)
     offers = providers.Singleton(

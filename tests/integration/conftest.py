@@ -127,7 +127,7 @@ def new_story(database: Database) -> NewStory:
     return make
 
 
-StartClusterGateway = Callable[[RedisCluster], GatewayProcess]
+StartClusterGateway = Callable[..., GatewayProcess]  # (cluster, **environment overrides)
 
 
 @pytest.fixture
@@ -136,8 +136,8 @@ def start_cluster_gateway(key_prefix: str, database: Database) -> Iterator[Start
     for /readyz; every gateway started is stopped afterwards."""
     started: list[GatewayProcess] = []
 
-    def start(cluster: RedisCluster) -> GatewayProcess:
-        env = gateway_env(cluster.url, database.url, SECRET, key_prefix, REDIS_MODE="cluster")
+    def start(cluster: RedisCluster, **overrides: str) -> GatewayProcess:
+        env = gateway_env(cluster.url, database.url, SECRET, key_prefix, REDIS_MODE="cluster", **overrides)
         process = GatewayProcess(env)
         started.append(process)
         return process.start(ready=True)
