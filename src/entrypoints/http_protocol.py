@@ -19,6 +19,13 @@
   written straight to the transport while the peer keeps up, and its flow control is told
   to the stream, which ends a reader that stopped.
 
+- Pipelined requests wait in uvicorn's queue: reading pauses while one waits (uvicorn resumed it
+  after every response, so a client that never read its answers grew the queue without bound),
+  and beyond `MAX_PIPELINED` queued requests the rest is dropped and the connection closes once
+  the queued ones are answered (a client retries what a closed keep-alive connection left unanswered).
+- A refusal behind requests not yet answered waits for their answers: responses stay in order,
+  and nothing is written after the half-close.
+
 A refusal is written, the write side is half-closed, and what the client still sends is read and
 dropped for a moment before the close, so that the client reads the answer instead of a reset;
 a refused connection no longer counts towards `MAX_CONNECTIONS`.
@@ -46,6 +53,7 @@ MAX_HEADER_BYTES = 8000
 MAX_HEADERS = 100  # the WebSocket library refuses more than 128
 MAX_HEAD_BYTES = 64 * 1024
 LINGER_SECONDS = 1.0
+MAX_PIPELINED = 16  # requests queued behind the one being answered, on one connection
 STREAMS = b"/sse/"  # the paths of Server-Sent Events streams
 UNAVAILABLE_JSON = b'{"code": 1013, "reason": "unavailable"}\n'  # what an SSE client reads in a 503
 
@@ -59,6 +67,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     _head_done = False
     _line_done = False  # the request line has ended (a head too large is then 431, else 414)
     _refused = False
+    _answer: HTTPStatus | None = None  # a refusal waiting for the answers to the requests before it
     _stream: SseTransport | None = None  # the seam of the latest SSE request on this connection
     stream_class: ClassVar[type[SseTransport]] = SseTransport
 
@@ -93,6 +102,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         """A new request (pipelined, or kept alive) starts its deadline, if no byte did (uvicorn
         has none; upstream: a request timeout)."""
+        if self._refused:
+            return
         super().on_message_begin()
         self._head_done = False
         if self._head_timer is None:  # a new request on a kept-alive connection
@@ -126,6 +137,10 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         if self._announces_body():
             self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
             return
+        if len(self.pipeline) >= MAX_PIPELINED:
+            logger.debug("connection closed: more than %d pipelined requests", MAX_PIPELINED)
+            self._refuse(None)
+            return
         streams = self.parser.should_upgrade() or self.url.startswith(STREAMS)
         if streams and len(self.connections) > self.max_connections:
             logger.warning("connection refused: %d open connections (MAX_CONNECTIONS)", len(self.connections))
@@ -154,6 +169,19 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         if not self._refused:
             self._cancel_head_timer()
             super().handle_websocket_upgrade()
+
+    def on_response_complete(self) -> None:
+        """uvicorn resumes reading after every response, even with requests still queued; here
+        reading stays paused while one waits, and a refusal waiting for this answer is written
+        (upstream: pause while the pipeline is not empty, and a pipeline limit)."""
+        super().on_response_complete()
+        if self.transport.is_closing():
+            return
+        if self.pipeline:
+            self.flow.pause_reading()
+        elif self._refused and self.cycle is not None and self.cycle.response_complete:
+            self._unset_keepalive_if_required()
+            self._answer_refusal()
 
     def pause_writing(self) -> None:
         """uvicorn only holds back its own ASGI sends; an SSE stream also starts the clock of a
@@ -196,24 +224,40 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             logger.debug("request not complete within %.1f s: closed", self.head_timeout)
             self.transport.close()
 
-    def _refuse(self, status: HTTPStatus) -> None:
-        """Answer `status`, half-close, drop what still comes, then close."""
-        self._refused = True
+    def _refuse(self, status: HTTPStatus | None) -> None:
+        """Answer `status` (None: close without an answer), half-close, drop what still comes, then
+        close; after the answers to the requests before it, if some are still due."""
+        self._refused, self._answer = True, status
         self._cancel_head_timer()
         self.connections.discard(self)  # it holds no slot while it lingers
-        if status is not HTTPStatus.SERVICE_UNAVAILABLE:
+        if status is not None and status is not HTTPStatus.SERVICE_UNAVAILABLE:
             logger.info("request refused: %d %s", status.value, status.phrase)
-        body, kind = f"{status.phrase}\n".encode(), b"text/plain; charset=utf-8"
-        retry = b"retry-after: 1\r\n" if status is HTTPStatus.SERVICE_UNAVAILABLE else b""
-        if retry and self.url.startswith(STREAMS):
-            body, kind = UNAVAILABLE_JSON, b"application/json"
-        self.transport.write(
-            b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\nconnection: close\r\n%s\r\n%s"
-            % (status.value, status.phrase.encode(), kind, len(body), retry, body)
-        )
+        if self.cycle is None or self.cycle.response_complete:
+            self._answer_refusal()
+
+    def _answer_refusal(self) -> None:
+        status = self._answer
+        if status is not None:
+            stream = status is HTTPStatus.SERVICE_UNAVAILABLE and self.url.startswith(STREAMS)
+            self.transport.write(_refusal(status, stream))
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+
+def _refusal(status: HTTPStatus, stream: bool) -> bytes:
+    body, kind = f"{status.phrase}\n".encode(), b"text/plain; charset=utf-8"
+    retry = b"retry-after: 1\r\n" if status is HTTPStatus.SERVICE_UNAVAILABLE else b""
+    if stream:
+        body, kind = UNAVAILABLE_JSON, b"application/json"
+    return b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\nconnection: close\r\n%s\r\n%s" % (
+        status.value,
+        status.phrase.encode(),
+        kind,
+        len(body),
+        retry,
+        body,
+    )
 
 
 _TOO_LARGE = HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from adapters.memory import MemorySocket
+from domain.connection.session import SessionLimits
 from domain.errors import Closure
 from domain.progress import StoryStatus
 from testkit.waiting import timeout
-from tests.unit.conftest import Rig, eventually, progress
+from tests.unit.conftest import MakeRig, Rig, eventually, progress
 
 
 def stories(socket: MemorySocket) -> list[tuple[str, int]]:
@@ -115,3 +117,29 @@ async def test_a_story_the_directory_learns_of_late_still_ends_in_its_latest_sta
 
     await socket.wait_for(lambda s: (str(late), 100) in stories(s), timeout(2))
     assert stories(socket)[-1] == (str(late), 100)
+
+
+async def test_a_status_loop_gets_one_answer_a_second_the_rest_coalesced_into_one(make_rig: MakeRig) -> None:
+    """`status` costs one message per story: a client that repeats it gets one answer at once, and
+    all the others within `status_interval` coalesced into one answer at its end."""
+    rig = await make_rig(SessionLimits(status_interval=0.2))
+    held = [rig.story, *(uuid.uuid4() for _ in range(9))]
+    for story_id in held:
+        rig.directory.add(story_id, rig.user)
+        await rig.publish(story_id, percent=10)
+    socket = rig.open_dashboard(rig.tokens.issue(rig.user))
+    await socket.wait_for(lambda s: len(s.sent) >= 10, timeout(2))
+    loop = asyncio.get_running_loop()
+    asked = loop.time()
+
+    for _ in range(30):
+        socket.say("status")
+    await socket.wait_for(lambda s: len(s.sent) >= 30, timeout(2))
+    coalesced_after = loop.time() - asked
+    socket.say("ping")
+    await socket.wait_for(lambda s: "pong" in s.sent, timeout(2))
+
+    assert (len(socket.sent), socket.sent[-1]) == (31, "pong")  # snapshot, one answer, one coalesced
+    assert sorted(stories(socket)[20:]) == sorted(stories(socket)[:10])
+    assert coalesced_after >= 0.2
+    assert socket.closed is None

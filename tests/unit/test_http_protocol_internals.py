@@ -26,11 +26,13 @@ OVERRIDDEN = [
     "on_body",
     "on_message_complete",
     "handle_websocket_upgrade",
+    "on_response_complete",
     "pause_writing",
     "resume_writing",
     "send_400_response",
 ]
-INSTANCE_STATE = ["loop", "transport", "connections", "parser", "url", "headers"]
+INSTANCE_STATE = ["loop", "transport", "connections", "parser", "url", "headers", "pipeline", "cycle", "flow"]
+CALLED = ["_unset_keepalive_if_required"]  # uvicorn's own, called but not overridden
 
 
 async def noop_app(scope: object, receive: object, send: object) -> None:
@@ -57,6 +59,11 @@ def test_each_override_says_why_and_what_upstream_change_would_retire_it(name: s
     doc = inspect.getdoc(getattr(GatewayHttpProtocol, name)) or ""
     assert "uvicorn" in doc, f"{name} does not say what uvicorn does: {doc!r}"
     assert "upstream" in doc, f"{name} does not say what upstream change would retire it: {doc!r}"
+
+
+@pytest.mark.parametrize("name", CALLED)
+def test_each_called_private_method_still_exists(name: str) -> None:
+    assert callable(getattr(HttpToolsProtocol, name, None)), f"HttpToolsProtocol.{name} is gone"
 
 
 def test_the_subclass_overrides_only_what_the_list_names() -> None:

@@ -37,6 +37,7 @@ class SessionLimits:
     max_frame_bytes: int = 4096
     flood_rate: float = 20.0
     flood_burst: float = 40.0
+    status_interval: float = 1.0  # at most one `status` answer a second; those between coalesce into one
 
 
 class Canceller(Protocol):
@@ -95,6 +96,9 @@ class Session:
         "_principal",
         "_sender",
         "_socket",
+        "_status_after",
+        "_status_due",
+        "_status_task",
         "_task",
         "_watch",
     )
@@ -117,6 +121,9 @@ class Session:
         self._sender: asyncio.Task[None] | None = None
         self._task: asyncio.Task[object] | None = None
         self._ending: Closure | None = None
+        self._status_after = 0.0  # the next `status` is answered at once from then on
+        self._status_due = False  # a `status` came before `_status_after`: answer it then
+        self._status_task: asyncio.Task[None] | None = None
 
     async def run(self, ready: Callable[[], None] | None = None) -> Closure | Disconnect:
         """Subscribe (then call `ready`), and serve until either side ends it; returns why the
@@ -138,6 +145,8 @@ class Session:
             self._alarm.cancel()
             if self._sender is not None:
                 self._sender.cancel()
+            if self._status_task is not None:
+                self._status_task.cancel()
 
     def _end(self, closure: Closure | None) -> None:
         """End the session from outside its task (timer, sender, hub): interrupt the reading."""
@@ -150,11 +159,15 @@ class Session:
         return task.uncancel() if task is not None else 0
 
     def _tick(self) -> None:
-        """The session's one timer: the token's expiry, or a keepalive ping after client silence."""
+        """The session's one timer: the token's expiry, a keepalive ping after client silence, or a
+        coalesced `status` answer."""
         if time.time() >= self._principal.expires_at:
             self._end(Closure.TOKEN_EXPIRED)
             return
         now = self._loop.time()
+        if self._status_due and now >= self._status_after and self._status_task is None:
+            self._status_due = False
+            self._status_task = asyncio.create_task(self._answer_status(now), name="session-status")
         ping_at = max(self._last_heard, self._last_pinged) + self._limits.keepalive_seconds
         if now >= ping_at:
             self._last_pinged = now
@@ -200,11 +213,31 @@ class Session:
             if (closure := await self._answer(frame)) is not None:
                 return closure
 
+    async def _status(self) -> None:
+        """A dashboard answers one message per story held: at most one answer per
+        `status_interval`, the requests in between coalesced into one answer at its end."""
+        now = self._loop.time()
+        if now >= self._status_after and self._status_task is None:
+            self._status_after = now + self._limits.status_interval
+            await self._watch.refresh()
+        elif not self._status_due:
+            self._status_due = True
+            self._alarm.at(self._status_after)
+
+    async def _answer_status(self, now: float) -> None:
+        self._status_after = now + self._limits.status_interval
+        try:
+            await self._watch.refresh()
+        finally:
+            self._status_task = None
+            if self._status_due:
+                self._alarm.at(self._status_after)
+
     async def _answer(self, frame: ClientFrame) -> Closure | None:
         if frame.command is Command.PING:
             self._outbox.push_text("pong")
         elif frame.command is Command.STATUS:
-            await self._watch.refresh()
+            await self._status()
         elif frame.command is Command.AUTH:
             try:
                 self._principal = self._policy.renew(self._principal, frame.argument)
