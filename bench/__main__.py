@@ -36,6 +36,7 @@ SCENARIOS: dict[str, Scenario] = {
     "merge": fanout.merge,
     "idle": connects.idle,
     "connect": connects.connect,
+    "users": connects.users,
     "stalled": fanout.stalled,
     "storm": connects.storm,
     "hold": connects.hold,

@@ -5,14 +5,19 @@ Each runs on fresh servers and returns its figures for one run: `{"what [unit]":
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from bench.crowd import crowd
-from bench.servers import running
+from bench.servers import Server, running
 from bench.settings import Settings
-from bench.world import World
+from bench.world import Story, World
 
 Figures = dict[str, float | str]
 WARM_UP = 20  # connections before a baseline is taken: pools, caches and code paths warmed
 STORMS = (("1 story", 1, 1000), ("100 stories", 100, 10))  # label, stories, clients per story
+COLD_IDLE_SECONDS = 1.0  # `users`: the server idles so long after it is ready, before any connect
+IN_FLIGHT = 100  # connects in flight at once, over the crowd's 2 processes
 
 
 async def idle(world: World, kind: str, settings: Settings) -> Figures:
@@ -88,3 +93,46 @@ async def hold(world: World, kind: str, settings: Settings) -> Figures:
         f"{what}: server RSS growth [MB]": (rss - base) / 2**20,
         f"{what}: seconds to connect all [s]": ready["seconds"],
     }
+
+
+async def users(world: World, kind: str, settings: Settings) -> Figures:
+    """The issue's shape: every connection its own story of its own user, onto a cold server that
+    idled `COLD_IDLE_SECONDS`, `IN_FLIGHT` connects in flight. The connections come in stages that
+    stay open: the first `stages[0]` (CPU per connect with 0 to 1,000 open, RSS per idle connection
+    at 1,000), then up to the last stage's size less 1,000, then its last 1,000 (CPU per connect with
+    9,000 open and more), and RSS per idle connection at the full count (10,000)."""
+    first, total = settings.user_stages
+    held = await world.stories(total)
+    figures: Figures = {}
+    async with running(kind, world) as server, contextlib.AsyncExitStack() as stack:
+        await asyncio.sleep(COLD_IDLE_SECONDS)
+        base_rss, base_cpu = server.rss(), server.cpu()
+        cpu = await _stage(stack, server, held[:first])
+        figures[f"users, CPU per connect, the first {first:,} (0 to {first:,} open) [ms]"] = (
+            cpu / first * 1000
+        )
+        figures[f"users, RSS per idle connection, {first:,} open [KiB]"] = (
+            (server.rss() - base_rss) / 1024 / first
+        )
+        await _stage(stack, server, held[first : total - first])
+        cpu = await _stage(stack, server, held[total - first :])
+        label = f"users, CPU per connect, the last {first:,} ({total - first:,} to {total:,} open) [ms]"
+        figures[label] = cpu / first * 1000
+        figures[f"users, CPU per connect, all {total:,} [ms]"] = (server.cpu() - base_cpu) / total * 1000
+        figures[f"users, RSS per idle connection, {total:,} open [KiB]"] = (
+            (server.rss() - base_rss) / 1024 / total
+        )
+    return figures
+
+
+async def _stage(stack: contextlib.AsyncExitStack, server: Server, stories: list[Story]) -> float:
+    """Connect one connection to each story, held open after; returns the server CPU it took."""
+    urls = [server.ws + story.path() for story in stories]
+    per_process = str(IN_FLIGHT // 2)
+    clients = await stack.enter_async_context(crowd("hold", urls, "--retry", "--concurrency", per_process))
+    before = server.cpu()
+    ready = await clients.go(seconds=300)
+    spent = server.cpu() - before
+    if ready["connected"] != len(urls):
+        raise RuntimeError(f"{len(urls) - ready['connected']} of {len(urls)} failed: {ready['outcomes']}")
+    return spent

@@ -12,7 +12,19 @@ SCALE_REPETITIONS = 3  # `scale` starts 6 servers and a Redis Cluster per run (~
 # `merge`, `storm` and `hold`) are one user's: the bench's servers let a user hold this many per
 # process. The gateway's own default (MAX_CONNECTIONS_PER_USER) stays 100.
 CONNECTIONS_PER_USER = 10_000
-SCENARIOS = ("fanout", "sse", "merge", "idle", "connect", "stalled", "storm", "hold", "scale", "dashboard")
+SCENARIOS = (
+    "fanout",
+    "sse",
+    "merge",
+    "idle",
+    "connect",
+    "users",
+    "stalled",
+    "storm",
+    "hold",
+    "scale",
+    "dashboard",
+)
 
 
 @dataclass(frozen=True)
@@ -22,6 +34,7 @@ class Settings:
     publish_seconds: float  # of publishing, per fan-out run
     idle_connections: int
     connects: int
+    user_stages: tuple[int, int]  # `users`: the first stage, and the connections held at the end
     held_connections: int
     held_repetitions: int
     scale_repetitions: int
@@ -46,6 +59,7 @@ def settings_from_env() -> Settings:
         publish_seconds=2.0 if quick else 5.0,
         idle_connections=2000,
         connects=1000,
+        user_stages=(1000, 10_000),
         held_connections=3000 if quick else 10_000,
         held_repetitions=1 if quick else HELD_REPETITIONS,
         scale_repetitions=1 if quick else SCALE_REPETITIONS,
