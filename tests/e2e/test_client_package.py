@@ -33,7 +33,7 @@ const client = await import({json.dumps(NAME)});
 console.log(JSON.stringify(Object.keys(client).sort()));
 """
 EXPORTS = ["AUTH_CODES", "RETRYABLE_CODES", "closeAction", "connectDashboard", "connectStory"]
-EXPORTS += ["parseUpdate", "reconnectDelay", "tokenExpiry"]
+EXPORTS += ["isNewer", "parseCancelAnswer", "parseUpdate", "reconnectDelay", "tokenExpiry"]
 
 
 def install(tarball: Path, site: Path) -> Path:
